@@ -1,0 +1,338 @@
+"""The lab engine: the process that owns a lab's namespaces, as dockerd owns containers'.
+
+It runs inside a sandbox that :mod:`nethelpers.sandbox` starts with ``unshare``: its own user
+namespace (where it is root, and the host's network namespace answers EPERM), its own mount
+namespace (a private tmpfs on ``/run``, so ``/run/netns`` entries never reach the host), its
+own empty network namespace and its own PID namespace (it is PID 1: when it exits, every
+process it started dies with it, and so every lab namespace is freed).
+
+It serves one client over a Unix stream socket, one request at a time, and exits as soon as
+the client hangs up, whatever it is doing. Requests are ``(seq, method, kwargs)``; replies are
+``(seq, ok, value)``, plus file descriptors for capture sockets. Messages are pickled and
+framed by :mod:`nethelpers.wire`.
+"""
+
+import ctypes
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from . import wire
+from .netlink import NetlinkError, Rtnl
+
+CLONE_NEWNET = 0x40000000
+MS_BIND, MNT_DETACH = 4096, 2
+NETNS_DIR = "/run/netns"
+LOG_DIR = "/run/nethelpers"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def unshare_net():
+    _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+
+
+def setns(fd):
+    _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+
+
+def mount(source, target, fstype, flags, data=None):
+    _check(
+        _libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                    data.encode() if data else None),
+        f"mount {target}",
+    )
+
+
+def umount(target):
+    _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
+
+
+class StepError(Exception):
+    """A build step failed: carries the step's command and the kernel's message."""
+
+
+class Engine:
+    def __init__(self, sock):
+        self.sock = sock
+        self.base = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        self.current = None  # the namespace the main thread is in; None for the engine's own
+        self.namespaces = {}  # name -> (fd, Rtnl)
+        self.processes = {}  # pid -> (Popen, namespace, argv, log path)
+
+    # --- namespaces -----------------------------------------------------------------------
+
+    def enter(self, name):
+        if name == self.current:
+            return
+        setns(self.base if name is None else self.namespaces[name][0])
+        self.current = name
+
+    def create_namespace(self, name):
+        path = f"{NETNS_DIR}/{name}"
+        unshare_net()
+        self.current = "?"
+        try:
+            fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDONLY, 0o444))
+            mount("/proc/thread-self/ns/net", path, None, MS_BIND)
+            self.namespaces[name] = (fd, Rtnl())
+            self.current = name
+        finally:
+            if self.current != name:
+                self.enter(None)
+
+    # --- requests -------------------------------------------------------------------------
+
+    def hello(self):
+        return {"pid": os.getpid(), "uid": os.getuid(), "in_userns": _in_userns()}
+
+    def build(self, steps):
+        """Carry out build steps ``(op, ns, args, command)`` in order; stop at the first failure."""
+        for op, ns, args, command in steps:
+            try:
+                getattr(self, "_step_" + op)(ns, **args)
+            except (OSError, subprocess.SubprocessError, StepError) as e:
+                detail = e.strerror if isinstance(e, NetlinkError) else str(e)
+                raise StepError(f"`{command}` failed: {detail}") from None
+        self.enter(None)
+        return len(steps)
+
+    def _step_netns(self, ns):
+        self.create_namespace(ns)
+
+    def _step_sysctl(self, ns, key, value):
+        self.enter(ns)
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(value)
+
+    def _rtnl(self, ns):
+        return self.namespaces[ns][1]
+
+    def _step_up(self, ns, dev):
+        self._rtnl(ns).link_up(dev)
+
+    def _step_bridge(self, ns, name, mac, mtu, ageing):
+        self._rtnl(ns).bridge(name, mac, mtu, ageing)
+
+    def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
+        fd, peer_rtnl = self.namespaces[peer_ns]
+        self._rtnl(ns).veth(name, peer, peer_rtnl, fd, mac, peer_mac, mtu, master, up)
+
+    def _step_addr(self, ns, dev, address):
+        self._rtnl(ns).addr(dev, address)
+
+    def _step_route(self, ns, to, via, dev, onlink):
+        self._rtnl(ns).route(to, via, dev, onlink)
+
+    def _step_vxlan(self, ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
+        rtnl = self._rtnl(ns)
+        rtnl.vxlan(name, vni, dstport, local, remote, dev, learning, mac, mtu)
+        if master:
+            rtnl.set_master(name, master)
+
+    def _step_fdb(self, ns, dev, mac, dst):
+        self._rtnl(ns).fdb(dev, mac, dst)
+
+    def _step_neigh(self, ns, dev, address, mac):
+        self._rtnl(ns).neigh(dev, address, mac)
+
+    def _step_nft(self, ns, rules):
+        result = self.exec(ns, ["nft", "-f", "-"], input=rules.encode(), timeout=30)
+        if result["returncode"] != 0:
+            raise StepError(result["stderr"].decode(errors="replace").strip())
+
+    def _step_process(self, ns, argv, name):
+        self.spawn(ns, argv)
+
+    def teardown(self):
+        """Stop every process and remove every namespace; the kernel frees them when unused."""
+        for pid in list(self.processes):
+            self.stop(pid, grace=0)
+        self.enter(None)
+        for name, (fd, rtnl) in self.namespaces.items():
+            rtnl.close()
+            os.close(fd)
+            path = f"{NETNS_DIR}/{name}"
+            umount(path)
+            os.unlink(path)
+        count = len(self.namespaces)
+        self.namespaces.clear()
+        return count
+
+    def cancel(self):
+        """A cancel that arrived after its request had ended: nothing left to stop."""
+
+    def list_namespaces(self):
+        return list(self.namespaces)
+
+    def exec(self, ns, argv, input=None, timeout=60.0, env=None):
+        """Run ``argv`` in namespace ``ns``; return its status and output.
+
+        Gives up after ``timeout`` seconds (killing the command) and as soon as the client
+        cancels by writing to the engine's cancel socket.
+        """
+        proc = self._popen(ns, argv, env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err, status = _communicate(proc, input or b"", timeout, self.sock)
+        return {"returncode": proc.returncode, "stdout": out, "stderr": err, "status": status}
+
+    def spawn(self, ns, argv, env=None):
+        """Start ``argv`` in the background in ``ns``; its output goes to a log. Returns its pid."""
+        os.makedirs(LOG_DIR, exist_ok=True)
+        log = f"{LOG_DIR}/{len(self.processes)}-{time.monotonic_ns()}.log"
+        with open(log, "wb") as f:
+            proc = self._popen(ns, argv, env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+        self.processes[proc.pid] = (proc, ns, argv, log)
+        return proc.pid
+
+    def poll(self, pid):
+        proc, ns, argv, log = self.processes[pid]
+        with open(log, "rb") as f:
+            return {"returncode": proc.poll(), "output": f.read()}
+
+    def stop(self, pid, grace=2.0):
+        """Stop a background process (SIGTERM, then SIGKILL after ``grace`` s); return its output."""
+        proc, ns, argv, log = self.processes.pop(pid)
+        if proc.poll() is None:
+            _kill_group(proc, signal.SIGTERM if grace else signal.SIGKILL)
+            try:
+                proc.wait(grace or 5)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc, signal.SIGKILL)
+                proc.wait()
+        with open(log, "rb") as f:
+            output = f.read()
+        os.unlink(log)
+        return {"returncode": proc.returncode, "output": output}
+
+    def _popen(self, ns, argv, env, **streams):
+        if ns not in self.namespaces:
+            raise KeyError(f"no namespace {ns!r} in this lab")
+        self.enter(ns)
+        try:
+            return subprocess.Popen(argv, env=env, start_new_session=True, **streams)
+        finally:
+            self.enter(None)
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def serve(self):
+        while True:
+            try:
+                request, _ = wire.recv(self.sock)
+            except EOFError:
+                return
+            seq, method, kwargs = request
+            fds = []
+            try:
+                if method.startswith("_"):
+                    raise AttributeError(f"no such request: {method}")
+                value = getattr(self, method)(**kwargs)
+                if isinstance(value, wire.WithFds):
+                    value, fds = value.value, value.fds
+                reply = (seq, True, value)
+            except Exception as e:  # reported to the client, which raises it there
+                reply = (seq, False, (type(e).__name__, str(e)))
+            wire.send(self.sock, reply, fds)
+            for fd in fds:
+                os.close(fd)
+
+
+def _communicate(proc, data, timeout, client):
+    """Feed stdin, collect stdout/stderr, stop at exit, timeout or client cancel."""
+    deadline = time.monotonic() + timeout
+    out, err = bytearray(), bytearray()
+    readers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    writer = proc.stdin.fileno() if data else None
+    if not data:
+        proc.stdin.close()
+    for fd in readers:
+        os.set_blocking(fd, False)
+    status = "exited"
+    while readers:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            status = "timeout"
+            break
+        rlist = list(readers) + [client]
+        r, w, _ = select.select(rlist, [writer] if writer is not None else [], [], wait)
+        if client in r:  # the client cancels with a frame of its own (or hangs up: EOF)
+            try:
+                wire.recv(client)
+            except EOFError:
+                os._exit(0)
+            status = "cancelled"
+            break
+        for fd in r:
+            chunk = os.read(fd, 65536)
+            if chunk:
+                readers[fd] += chunk
+            else:
+                del readers[fd]
+        if w:
+            sent = os.write(writer, data[:65536])
+            data = data[sent:]
+            if not data:
+                proc.stdin.close()
+                writer = None
+    if status != "exited":
+        _kill_group(proc, signal.SIGKILL)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if not stream.closed:
+            stream.close()
+    proc.wait()
+    return bytes(out), bytes(err), status
+
+
+def _kill_group(proc, sig):
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _in_userns():
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+def _watch_hangup(sock):
+    """Exit the moment the client hangs up, even while a request is running."""
+    poller = select.poll()
+    poller.register(sock, select.POLLRDHUP)
+    while True:
+        for _, event in poller.poll():
+            if event & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
+                os._exit(0)
+
+
+def main(fd):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Jupyter interrupt is the client's business
+    sock = socket.socket(fileno=fd)
+    threading.Thread(target=_watch_hangup, args=(sock,), daemon=True).start()
+    os.makedirs("/run", exist_ok=True)
+    mount("tmpfs", "/run", "tmpfs", 0, "mode=755,size=16m")
+    os.makedirs(NETNS_DIR)
+    engine = Engine(sock)
+    try:
+        engine.serve()
+    finally:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

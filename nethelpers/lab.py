@@ -1,0 +1,265 @@
+"""A Lab turns a Topology into kernel objects, runs commands in them, and reads them back.
+
+>>> from nethelpers import Lab, Topology
+>>> topo = Topology("demo")
+>>> topo.add_node("node1")
+Node(name='node1', ...)
+>>> topo.add_container("c1", node="node1")
+Container(name='c1', node='node1', ...)
+>>> with Lab(topo) as lab:
+...     print(lab.exec("c1", "ip -br addr show eth0").stdout.split()[2])
+172.17.0.2/16
+
+Every lab has an engine of its own (:mod:`nethelpers.engine`): its namespaces live and die
+with it. A Lab built again under the same name in the same process replaces the first one,
+so a notebook cell run twice gives the same lab, not two.
+"""
+
+import shlex
+import threading
+import weakref
+from dataclasses import dataclass
+
+from . import state
+from .errors import CommandError, EngineError, TopologyError
+from .sandbox import EngineClient
+from .topology import Topology
+
+_live = weakref.WeakValueDictionary()  # lab name -> the Lab built under it in this process
+_live_lock = threading.Lock()
+
+
+@dataclass
+class Result:
+    """What a command run in a lab namespace did."""
+
+    namespace: str
+    command: str
+    returncode: int
+    stdout: str
+    stderr: str
+    status: str = "exited"  # or "timeout", "cancelled"
+
+    @property
+    def ok(self):
+        return self.returncode == 0
+
+    def __str__(self):
+        return (self.stdout + self.stderr).rstrip("\n")
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(str(self))
+
+
+class Process:
+    """A command running in the background in a lab namespace (a server, a capture...)."""
+
+    def __init__(self, lab, namespace, argv, pid):
+        self.lab, self.namespace, self.argv, self.pid = lab, namespace, argv, pid
+        self.returncode = None
+        self._output = None
+
+    def __repr__(self):
+        state_ = "running" if self.returncode is None else f"exited {self.returncode}"
+        return f"<Process {shlex.join(self.argv)!r} in {self.namespace}: {state_}>"
+
+    def poll(self):
+        """The exit status, or None while it runs."""
+        if self._output is None:
+            reply = self.lab._engine().call("poll", pid=self.pid)
+            self.returncode = reply["returncode"]
+        return self.returncode
+
+    def output(self):
+        """Everything it printed so far (stdout and stderr together)."""
+        if self._output is not None:
+            return self._output
+        return self.lab._engine().call("poll", pid=self.pid)["output"].decode(errors="replace")
+
+    def stop(self):
+        """Stop it (SIGTERM, then SIGKILL) and return what it printed."""
+        if self._output is None:
+            reply = self.lab._engine().call("stop", pid=self.pid)
+            self.returncode = reply["returncode"]
+            self._output = reply["output"].decode(errors="replace")
+        return self._output
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if not self.lab.closed:
+            self.stop()
+
+
+class Lab:
+    """A built lab: the namespaces of ``topology`` and everything in them.
+
+    Args:
+        topology: a :class:`Topology`, a dict as a lab file holds, or a lab file's path.
+        build: build at once (the default); else call :meth:`build`.
+    """
+
+    def __init__(self, topology, *, build=True):
+        if not isinstance(topology, Topology):
+            topology = Topology.from_dict(topology) if isinstance(topology, dict) else Topology.from_yaml(topology)
+        self.topology = topology
+        self.resolved = None
+        self._client = None
+        if build:
+            self.build()
+
+    def __repr__(self):
+        where = "not built" if self.closed else f"{len(self.resolved.namespaces)} namespaces"
+        return f"<Lab {self.topology.name!r}: {where}>"
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def build(self):
+        """Build the lab from scratch. Builds again if it exists; replaces a same-named lab
+        of this process. On failure nothing is left behind, and the error names the step."""
+        resolved = self.topology.resolve()  # raises TopologyError before the kernel is touched
+        with _live_lock:
+            previous = _live.get(self.topology.name)
+            if previous is not None and previous is not self:
+                previous.close()
+            _live[self.topology.name] = self
+        self.close()
+        client = EngineClient()
+        steps = [(s.op, s.ns, s.args, s.command()) for s in resolved.steps]
+        try:
+            client.call("build", steps=steps)
+        except BaseException:
+            client.close()
+            raise
+        self._client, self.resolved = client, resolved
+        return self
+
+    rebuild = build
+
+    def close(self):
+        """Tear the lab down: its engine ends, and every namespace and process with it."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    teardown = close
+
+    @property
+    def closed(self):
+        return self._client is None or self._client.closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _engine(self):
+        if self.closed:
+            raise EngineError(f"lab {self.topology.name!r} is not built; call build() first")
+        return self._client
+
+    # --- commands -----------------------------------------------------------------------
+
+    @property
+    def namespaces(self):
+        """The lab's namespaces, in build order."""
+        return list(self.resolved.namespaces) if self.resolved else self.topology.namespace_names()
+
+    def _check_ns(self, ns):
+        if ns not in self.namespaces:
+            raise TopologyError(
+                f"namespace {ns!r} is not in lab {self.topology.name!r}; "
+                f"it has {', '.join(self.namespaces)}"
+            )
+
+    def exec(self, ns, command, *, input=None, timeout=60, check=False, env=None):
+        """Run ``command`` (a string or an argv list) in namespace ``ns`` and wait for it.
+
+        Returns a :class:`Result`; with ``check=True`` a non-zero status raises CommandError.
+
+        >>> lab.exec("c1", "ping -c 1 172.17.0.3").ok  # doctest: +SKIP
+        True
+        """
+        self._check_ns(ns)
+        argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+        if not argv:
+            raise ValueError("exec needs a command to run")
+        if isinstance(input, str):
+            input = input.encode()
+        reply = self._engine().call("exec", ns=ns, argv=argv, input=input, timeout=timeout, env=env)
+        result = Result(
+            ns, shlex.join(argv), reply["returncode"],
+            reply["stdout"].decode(errors="replace"), reply["stderr"].decode(errors="replace"),
+            reply["status"],
+        )
+        if result.status == "timeout":
+            raise TimeoutError(f"{ns}: `{result.command}` did not finish in {timeout} s")
+        if check and not result.ok:
+            raise CommandError(result)
+        return result
+
+    def spawn(self, ns, command, *, env=None):
+        """Start ``command`` in the background in ``ns``; returns a :class:`Process`."""
+        self._check_ns(ns)
+        argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+        pid = self._engine().call("spawn", ns=ns, argv=argv, env=env)
+        return Process(self, ns, argv, pid)
+
+    def sysctl(self, ns, key, value=None):
+        """Read a ``net.*`` sysctl in ``ns``, or set it when ``value`` is given."""
+        command = ["sysctl", "-n", key] if value is None else ["sysctl", "-qw", f"{key}={value}"]
+        return self.exec(ns, command, check=True).stdout.strip() if value is None else self.exec(ns, command, check=True) and None
+
+    # --- reading the kernel back ---------------------------------------------------------
+
+    def _json(self, ns, command):
+        return state.parse_json(self.exec(ns, command, check=True).stdout)
+
+    def links(self, ns):
+        """The interfaces of ``ns`` (``ip -d link``)."""
+        return state.links(ns, self._json(ns, "ip -j -d link show"))
+
+    def addresses(self, ns):
+        """The IPv4 addresses of ``ns`` (``ip addr``)."""
+        return state.addresses(ns, self._json(ns, "ip -j -4 addr show"))
+
+    def routes(self, ns):
+        """The main routing table of ``ns`` (``ip route``)."""
+        return state.routes(ns, self._json(ns, "ip -j -4 route show"))
+
+    def neighbours(self, ns):
+        """The neighbour (ARP) table of ``ns`` (``ip neigh``)."""
+        return state.neighbours(ns, self._json(ns, "ip -j -4 neigh show"))
+
+    def bridge_ports(self, ns):
+        """Bridge ports in ``ns`` and their bridge (what ``brctl show`` / ``bridge link`` show)."""
+        return state.bridge_ports(ns, self._json(ns, "ip -j -d link show"))
+
+    def fdb(self, ns, bridge=None, multicast=False):
+        """The bridge forwarding database of ``ns`` (``bridge fdb``), learned entries first;
+        multicast entries only when asked for."""
+        command = "bridge -j fdb show" + (f" br {bridge}" if bridge else "")
+        return state.fdb(ns, self._json(ns, command), multicast)
+
+    def ruleset(self, ns):
+        """The nftables rules of ``ns`` with their counters (``nft list ruleset``)."""
+        return state.ruleset(ns, self._json(ns, "nft -j list ruleset"))
+
+    def conntrack(self, ns):
+        """The connection-tracking entries of ``ns`` (``conntrack -L``)."""
+        result = self.exec(ns, "conntrack -L -o extended")
+        if not result.ok and "Protocol not supported" not in result.stderr:
+            raise CommandError(result)
+        return state.conntrack(ns, result.stdout)
+
+    def sysctls(self, ns, keys=("net.ipv4.ip_forward", "net.ipv6.conf.all.disable_ipv6",
+                                  "net.bridge.bridge-nf-call-iptables")):
+        """A few sysctls of ``ns`` as a table; unknown keys show as absent."""
+        result = self.exec(ns, ["sysctl", *keys])
+        return state.sysctls(ns, keys, result.stdout)
+
+    def commands(self):
+        """The ``ip``/``bridge``/``nft`` commands that build this lab by hand."""
+        return self.topology.commands()

@@ -1,0 +1,224 @@
+"""Just enough rtnetlink to build a lab fast: the requests `ip link/addr/route/neigh add` send.
+
+A :class:`Rtnl` is a NETLINK_ROUTE socket bound, for its whole life, to the network namespace
+it was opened in. Each method sends one request and waits for the kernel's acknowledgement
+(the kernel handles rtnetlink requests synchronously, so the ack is already queued when
+``send`` returns); a refusal raises :class:`NetlinkError` with the kernel's own message.
+Reading state back is left to ``ip -j`` and pyroute2: this module only writes.
+
+Message layouts follow ``include/uapi/linux/rtnetlink.h`` and ``if_link.h``.
+"""
+
+import ipaddress
+import os
+import socket
+import struct
+
+NETLINK_ROUTE = 0
+NETLINK_CAP_ACK = 10
+NETLINK_EXT_ACK = 11
+SOL_NETLINK = 270
+
+NLMSG_ERROR = 2
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE, NLM_F_APPEND = 0x1, 0x4, 0x200, 0x400, 0x800
+NLM_F_ACK_TLVS = 0x200
+NLMSGERR_ATTR_MSG = 1
+
+RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH = 16, 20, 24, 28
+
+IFF_UP = 0x1
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 10, 18
+IFLA_NET_NS_FD = 28
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+VETH_INFO_PEER = 1
+IFLA_BR_AGEING_TIME = 4
+IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
+IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT = 7, 15
+
+IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
+RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
+RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RTN_UNICAST = 254, 3, 0, 253, 1
+RTNH_F_ONLINK = 4
+NDA_DST, NDA_LLADDR = 1, 2
+NUD_PERMANENT, NTF_SELF = 0x80, 0x02
+AF_BRIDGE = 7
+
+
+class NetlinkError(OSError):
+    """The kernel refused a request; ``errno`` and the kernel's extended message say why."""
+
+
+def _attr(kind, payload):
+    length = 4 + len(payload)
+    return struct.pack("HH", length, kind) + payload + b"\0" * (-length % 4)
+
+
+def _nest(kind, *attrs):
+    return _attr(kind, b"".join(attrs))
+
+
+def _str(kind, value):
+    return _attr(kind, value.encode() + b"\0")
+
+
+def _u32(kind, value):
+    return _attr(kind, struct.pack("I", value))
+
+
+def _u8(kind, value):
+    return _attr(kind, struct.pack("B", value))
+
+
+def _mac(kind, value):
+    return _attr(kind, bytes.fromhex(value.replace(":", "")))
+
+
+def _ip(kind, value):
+    return _attr(kind, ipaddress.IPv4Address(value).packed)
+
+
+def _ifinfo(index=0, up=False, family=0):
+    flags = IFF_UP if up else 0
+    return struct.pack("BxHiII", family, 0, index, flags, IFF_UP if up else 0)
+
+
+class Rtnl:
+    """A route netlink socket in the namespace current when it was made.
+
+    ``index`` maps interface names this socket created to their index, so later requests
+    can name them without asking the kernel; ``next_index`` is the index the next created
+    interface gets (a fresh namespace has only ``lo``, index 1).
+    """
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        self.sock.bind((0, 0))
+        self.seq = 0
+        self.index = {"lo": 1}
+        self.next_index = 2
+
+    def close(self):
+        self.sock.close()
+
+    def request(self, kind, body, flags=NLM_F_CREATE | NLM_F_EXCL):
+        """Send one request and wait for its acknowledgement."""
+        self.seq += 1
+        header = struct.pack("IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | flags, self.seq, 0)
+        self.sock.send(header + body)
+        while True:
+            data = self.sock.recv(65536)
+            length, mtype, mflags, seq = struct.unpack_from("IHHI", data)
+            if mtype != NLMSG_ERROR or seq != self.seq:
+                continue
+            (code,) = struct.unpack_from("i", data, 16)
+            if code == 0:
+                return
+            raise NetlinkError(-code, _ext_message(data, length, mflags) or os.strerror(-code))
+
+    def reserve(self, name):
+        """Choose the index ``name`` will get here; explicit indexes keep `ip` output stable."""
+        index = self.next_index
+        self.next_index += 1
+        self.index[name] = index
+        return index
+
+    def link_up(self, name):
+        body = _ifinfo(self.index[name], up=True)
+        self.request(RTM_NEWLINK, body, flags=0)
+
+    def bridge(self, name, mac, mtu, ageing=None):
+        data = [_u32(IFLA_BR_AGEING_TIME, ageing * 100)] if ageing is not None else []
+        info = _nest(IFLA_LINKINFO, _str(IFLA_INFO_KIND, "bridge"), *([_nest(IFLA_INFO_DATA, *data)] if data else []))
+        body = _ifinfo(self.reserve(name)) + _str(IFLA_IFNAME, name) + _mac(IFLA_ADDRESS, mac) + _u32(IFLA_MTU, mtu) + info
+        self.request(RTM_NEWLINK, body)
+
+    def veth(self, name, peer, peer_rtnl, peer_nsfd, mac=None, peer_mac=None, mtu=None, master=None, up=False):
+        """Create a veth pair here, its peer straight in ``peer_rtnl``'s namespace."""
+        peer_attrs = _str(IFLA_IFNAME, peer)
+        peer_attrs += _mac(IFLA_ADDRESS, peer_mac) if peer_mac else b""
+        peer_attrs += _u32(IFLA_MTU, mtu) if mtu else b""
+        if peer_rtnl is not self:
+            peer_attrs += _u32(IFLA_NET_NS_FD, peer_nsfd)
+        peer_index = peer_rtnl.reserve(peer)
+        info = _nest(
+            IFLA_LINKINFO,
+            _str(IFLA_INFO_KIND, "veth"),
+            _nest(IFLA_INFO_DATA, _attr(VETH_INFO_PEER, _ifinfo(peer_index) + peer_attrs)),
+        )
+        body = _ifinfo(self.reserve(name), up=up) + _str(IFLA_IFNAME, name)
+        body += _mac(IFLA_ADDRESS, mac) if mac else b""
+        body += _u32(IFLA_MTU, mtu) if mtu else b""
+        body += _u32(IFLA_MASTER, self.index[master]) if master else b""
+        try:
+            self.request(RTM_NEWLINK, body + info)
+        except NetlinkError:
+            del self.index[name], peer_rtnl.index[peer]
+            raise
+
+    def vxlan(self, name, vni, dstport=None, local=None, remote=None, dev=None, learning=True, mac=None, mtu=None):
+        data = [_u32(IFLA_VXLAN_ID, vni), _u8(IFLA_VXLAN_LEARNING, int(learning))]
+        if dstport is not None:
+            data.append(_attr(IFLA_VXLAN_PORT, struct.pack("!H", dstport)))
+        if local:
+            data.append(_ip(IFLA_VXLAN_LOCAL, local))
+        if remote:
+            data.append(_ip(IFLA_VXLAN_GROUP, remote))
+        if dev:
+            data.append(_u32(IFLA_VXLAN_LINK, self.index[dev]))
+        info = _nest(IFLA_LINKINFO, _str(IFLA_INFO_KIND, "vxlan"), _nest(IFLA_INFO_DATA, *data))
+        body = _ifinfo(self.reserve(name)) + _str(IFLA_IFNAME, name)
+        body += _mac(IFLA_ADDRESS, mac) if mac else b""
+        body += _u32(IFLA_MTU, mtu) if mtu else b""
+        self.request(RTM_NEWLINK, body + info)
+
+    def set_master(self, name, master):
+        self.request(RTM_NEWLINK, _ifinfo(self.index[name]) + _u32(IFLA_MASTER, self.index[master]), flags=0)
+
+    def addr(self, dev, address):
+        iface = ipaddress.IPv4Interface(address)
+        body = struct.pack("BBBBI", socket.AF_INET, iface.network.prefixlen, 0, 0, self.index[dev])
+        body += _ip(IFA_LOCAL, iface.ip) + _ip(IFA_ADDRESS, iface.ip)
+        if iface.network.prefixlen < 31:
+            body += _ip(IFA_BROADCAST, iface.network.broadcast_address)
+        self.request(RTM_NEWADDR, body)
+
+    def route(self, to, via=None, dev=None, onlink=False):
+        net = ipaddress.IPv4Network("0.0.0.0/0" if to == "default" else to)
+        scope = RT_SCOPE_UNIVERSE if via else RT_SCOPE_LINK
+        body = struct.pack("BBBBBBBBI", socket.AF_INET, net.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT,
+                           scope, RTN_UNICAST, RTNH_F_ONLINK if onlink else 0)
+        body += _ip(RTA_DST, net.network_address) if net.prefixlen else b""
+        body += _ip(RTA_GATEWAY, via) if via else b""
+        body += _u32(RTA_OIF, self.index[dev]) if dev else b""
+        self.request(RTM_NEWROUTE, body)
+
+    def neigh(self, dev, address, mac):
+        body = struct.pack("BxxxiHBB", socket.AF_INET, self.index[dev], NUD_PERMANENT, 0, 0)
+        self.request(RTM_NEWNEIGH, body + _ip(NDA_DST, address) + _mac(NDA_LLADDR, mac))
+
+    def fdb(self, dev, mac, dst=None):
+        body = struct.pack("BxxxiHBB", AF_BRIDGE, self.index[dev], NUD_PERMANENT, NTF_SELF, 0)
+        body += _mac(NDA_LLADDR, mac) + (_ip(NDA_DST, dst) if dst else b"")
+        self.request(RTM_NEWNEIGH, body, flags=NLM_F_CREATE | NLM_F_APPEND)
+
+    def learn(self, name):
+        """Record the index of an interface someone else created (asks the kernel)."""
+        self.index[name] = socket.if_nametoindex(name)
+
+
+def _ext_message(data, length, flags):
+    """The kernel's extended ack message (NETLINK_EXT_ACK), if any."""
+    if not flags & NLM_F_ACK_TLVS:
+        return None
+    offset = 16 + 4 + 16  # header, error code, the capped copy of our header
+    while offset + 4 <= length:
+        alen, akind = struct.unpack_from("HH", data, offset)
+        if alen < 4:
+            break
+        if akind == NLMSGERR_ATTR_MSG:
+            return data[offset + 4:offset + alen].rstrip(b"\0").decode(errors="replace")
+        offset += (alen + 3) & ~3
+    return None
+

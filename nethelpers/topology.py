@@ -1,0 +1,479 @@
+"""A lab described as data: nodes, containers, namespaces, links, rules. No kernel involved.
+
+A :class:`Topology` can be built up in Python or read from a small YAML lab file, validated,
+printed as the ``ip``/``bridge``/``nft`` commands that would build it, and drawn, all without
+privileges. :class:`nethelpers.Lab` turns it into kernel objects.
+
+The vocabulary mirrors the write-up the course follows:
+
+* a **node** is a namespace standing for one host, with Docker's default bridge ``docker0``
+  (172.17.0.1/16, MTU 1500) and an uplink ``eth0`` on the **underlay** LAN (10.168.0.0/24,
+  node1 = .2, node2 = .3...), a bridge in a namespace of its own;
+* a **container** is a namespace on a node, joined to the node's bridge by a veth pair
+  (container end ``eth0``, host end ``veth`` + 7 hex characters) with Docker's MAC and a
+  default route via the bridge's address; a **pod** is a container whose namespace is held
+  by a ``pause`` process, for several processes to share;
+* bare **namespaces** and **veth pairs**, addresses, routes, sysctls, nftables rules,
+  VXLAN devices, bridge FDB and neighbour entries complete it.
+
+>>> t = Topology("demo")
+>>> t.add_node("node1")
+Node(name='node1', ...)
+>>> t.add_container("c1", node="node1")
+Container(name='c1', node='node1', ...)
+>>> print(t.commands().splitlines()[0])
+ip netns add lan
+"""
+
+import dataclasses
+import ipaddress
+import shlex
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import names
+from .errors import TopologyError
+
+DEFAULT_UNDERLAY = "10.168.0.0/24"
+DEFAULT_BRIDGE_SUBNET = "172.17.0.0/16"
+VXLAN_KERNEL_PORT = 8472  # what the kernel uses when no dstport is given
+VXLAN_IANA_PORT = 4789
+
+
+def _short(cls):
+    """Make a dataclass repr name its first field and elide the rest (keeps doctests stable)."""
+    first = dataclasses.fields(cls)[0].name
+    extra = len(dataclasses.fields(cls)) > 1
+
+    def __repr__(self):
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)
+            if f.name == first or f.name in ("node",)
+        )
+        return f"{type(self).__name__}({shown}{', ...' if extra else ''})"
+
+    cls.__repr__ = __repr__
+    return cls
+
+
+# --- the entries of a lab -------------------------------------------------------------------
+
+
+@_short
+@dataclass
+class Bridge:
+    """A node's Docker-style bridge. ``ageing`` is the FDB ageing time in seconds."""
+
+    name: str = "docker0"
+    subnet: str = DEFAULT_BRIDGE_SUBNET
+    address: Optional[str] = None  # default: the subnet's first host, as Docker does
+    mtu: int = 1500
+    mac: Optional[str] = None  # default: 02:42 + 4 bytes derived from the lab and node
+    ageing: Optional[int] = None
+
+
+@_short
+@dataclass
+class Node:
+    """A host: a namespace with a bridge (``None`` for none) and an uplink on the underlay."""
+
+    name: str
+    address: Optional[str] = None  # on the underlay; default .2, .3... in node order
+    bridge: Optional[Bridge] = field(default_factory=Bridge)
+    ip_forward: bool = False
+    masquerade: bool = False  # Docker's `-s SUBNET ! -o docker0 -j MASQUERADE`, in nftables
+    underlay: bool = True
+
+
+@_short
+@dataclass
+class Container:
+    """A container: its own namespace, ``eth0`` on its node's bridge through a veth pair.
+
+    ``mac`` is ``"docker"`` (02:42 + the IPv4 bytes), ``"random"`` (the kernel's choice) or
+    an explicit MAC.
+    """
+
+    name: str
+    node: str
+    address: Optional[str] = None  # default: the next free address of the bridge subnet
+    mac: str = "docker"
+    pod: bool = False  # hold the namespace with a `pause` process, Kubernetes-style
+
+
+@_short
+@dataclass
+class Namespace:
+    """A bare network namespace: only ``lo``, down, until something is added to it."""
+
+    name: str
+
+
+@_short
+@dataclass
+class Veth:
+    """A veth pair between two endpoints written ``"namespace:interface"``."""
+
+    endpoints: tuple
+    addresses: tuple = (None, None)
+    macs: tuple = (None, None)
+    mtu: Optional[int] = None
+    up: bool = True
+
+
+@_short
+@dataclass
+class Address:
+    ns: str
+    dev: str
+    address: str  # with prefix length, e.g. 10.0.0.1/24
+
+
+@_short
+@dataclass
+class Route:
+    ns: str
+    to: str  # a prefix, or "default"
+    via: Optional[str] = None
+    dev: Optional[str] = None
+    onlink: bool = False
+
+
+@_short
+@dataclass
+class Sysctl:
+    ns: str
+    key: str
+    value: str
+
+
+@_short
+@dataclass
+class Nftables:
+    ns: str
+    rules: str  # an nft script, as `nft -f` reads it
+
+
+@_short
+@dataclass
+class Publish:
+    """Docker's ``-p HOST_PORT:CONTAINER_PORT``: DNAT on the container's node."""
+
+    container: str
+    port: int
+    to_port: int
+    proto: str = "tcp"
+
+
+@_short
+@dataclass
+class Vxlan:
+    """A VXLAN device (VTEP). ``dstport=None`` leaves the kernel's default, 8472."""
+
+    ns: str
+    name: str
+    vni: int
+    dstport: Optional[int] = VXLAN_IANA_PORT
+    local: Optional[str] = None
+    remote: Optional[str] = None
+    dev: Optional[str] = None
+    learning: bool = True
+    master: Optional[str] = None
+    mtu: Optional[int] = None
+    address: Optional[str] = None
+    mac: Optional[str] = None
+
+
+@_short
+@dataclass
+class Fdb:
+    """A static bridge FDB entry: ``bridge fdb append MAC dev DEV [dst IP]``."""
+
+    ns: str
+    dev: str
+    mac: str
+    dst: Optional[str] = None
+
+
+@_short
+@dataclass
+class Neighbour:
+    """A permanent neighbour (ARP) entry: ``ip neigh add ADDRESS lladdr MAC dev DEV``."""
+
+    ns: str
+    dev: str
+    address: str
+    mac: str
+
+
+# --- the plan: what building a lab does, step by step ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel operation of a build, with the shell command that does the same thing."""
+
+    op: str
+    ns: str
+    args: dict
+
+    def command(self):
+        """The ``ip``/``bridge``/``nft``/``sysctl`` command equivalent to this step."""
+        return _COMMANDS[self.op](self.ns, **self.args)
+
+
+def _ip(ns, *words):
+    return " ".join(["ip", "-n", ns, *[str(w) for w in words]])
+
+
+def _cmd_netns(ns):
+    return f"ip netns add {ns}"
+
+
+def _cmd_sysctl(ns, key, value):
+    return f"ip netns exec {ns} sysctl -qw {key}={value}"
+
+
+def _cmd_up(ns, dev):
+    return _ip(ns, "link set", dev, "up")
+
+
+def _cmd_bridge(ns, name, mac, mtu, ageing):
+    extra = f" ageing_time {ageing * 100}" if ageing is not None else ""
+    return _ip(ns, "link add", name, "address", mac, "mtu", mtu, "type bridge") + extra
+
+
+def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
+    words = ["link add", name]
+    words += ["address", mac] if mac else []
+    words += ["mtu", mtu] if mtu else []
+    words += ["master", master] if master else []
+    words += ["up"] if up else []
+    words += ["type veth peer name", peer]
+    words += ["netns", peer_ns] if peer_ns != ns else []
+    words += ["address", peer_mac] if peer_mac else []
+    words += ["mtu", mtu] if mtu else []
+    return _ip(ns, *words)
+
+
+def _cmd_addr(ns, dev, address):
+    return _ip(ns, "addr add", address, "dev", dev)
+
+
+def _cmd_route(ns, to, via, dev, onlink):
+    words = ["route add", to]
+    words += ["via", via] if via else []
+    words += ["dev", dev] if dev else []
+    words += ["onlink"] if onlink else []
+    return _ip(ns, *words)
+
+
+def _cmd_vxlan(ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
+    words = ["link add", name]
+    words += ["address", mac] if mac else []
+    words += ["mtu", mtu] if mtu else []
+    words += ["type vxlan id", vni]
+    words += ["dstport", dstport] if dstport is not None else []
+    words += ["local", local] if local else []
+    words += ["remote", remote] if remote else []
+    words += ["dev", dev] if dev else []
+    words += [] if learning else ["nolearning"]
+    line = _ip(ns, *words)
+    if master:
+        line += "\n" + _ip(ns, "link set", name, "master", master)
+    return line
+
+
+def _cmd_fdb(ns, dev, mac, dst):
+    return f"bridge -n {ns} fdb append {mac} dev {dev}" + (f" dst {dst}" if dst else "")
+
+
+def _cmd_neigh(ns, dev, address, mac):
+    return _ip(ns, "neigh add", address, "lladdr", mac, "dev", dev, "nud permanent")
+
+
+def _cmd_nft(ns, rules):
+    return f"ip netns exec {ns} nft -f - <<'EOF'\n{rules.rstrip()}\nEOF"
+
+
+def _cmd_process(ns, argv, name):
+    return f"ip netns exec {ns} {shlex.join(argv)} &  # {name}"
+
+
+_COMMANDS = {
+    "netns": _cmd_netns,
+    "sysctl": _cmd_sysctl,
+    "up": _cmd_up,
+    "bridge": _cmd_bridge,
+    "veth": _cmd_veth,
+    "addr": _cmd_addr,
+    "route": _cmd_route,
+    "vxlan": _cmd_vxlan,
+    "fdb": _cmd_fdb,
+    "neigh": _cmd_neigh,
+    "nft": _cmd_nft,
+    "process": _cmd_process,
+}
+
+PAUSE_ARGV = ["sleep", "infinity"]
+
+
+# --- the topology ----------------------------------------------------------------------------
+
+
+class Topology:
+    """The description of one lab. Add entries, then :meth:`validate` or hand it to a Lab.
+
+    Args:
+        name: the lab's name; it seeds every derived name and MAC.
+        underlay: the underlay LAN's subnet, or None for no underlay.
+        switch: the name of the namespace that holds the underlay's bridge.
+        ipv6: leave IPv6 on in the lab's namespaces (off by default, as Docker does for
+            containers of a non-IPv6 network; it keeps captures free of router solicitations).
+    """
+
+    def __init__(self, name, *, underlay=DEFAULT_UNDERLAY, switch="lan", ipv6=False):
+        self.name = name
+        self.underlay = underlay
+        self.switch = switch
+        self.ipv6 = ipv6
+        self.nodes = {}
+        self.containers = {}
+        self.namespaces = {}
+        self.veths = []
+        self.addresses = []
+        self.routes = []
+        self.sysctls = []
+        self.nftables = []
+        self.publish = []
+        self.vxlans = []
+        self.fdb = []
+        self.neighbours = []
+
+    def __repr__(self):
+        return (
+            f"Topology({self.name!r}: {len(self.nodes)} nodes, {len(self.containers)} containers, "
+            f"{len(self.namespaces)} namespaces, {len(self.veths)} veth pairs)"
+        )
+
+    # Adding entries. Each returns the entry, and keeps the first problem for validate().
+
+    def add_node(self, name, **options):
+        """Add a node (a host). Options: address, bridge (a Bridge, a dict or None),
+        ip_forward, masquerade, underlay (False: not on the underlay)."""
+        if isinstance(options.get("bridge"), dict):
+            options["bridge"] = Bridge(**options["bridge"])
+        node = Node(name, **options)
+        self.nodes.setdefault(name, node) is node or self._dupe("node", name)
+        return node
+
+    def add_container(self, name, node, **options):
+        """Add a container on ``node``. Options: address, mac ("docker", "random" or a MAC), pod."""
+        container = Container(name, node, **options)
+        self.containers.setdefault(name, container) is container or self._dupe("container", name)
+        return container
+
+    def add_pod(self, name, node, **options):
+        """Add a Kubernetes-style pod: a container whose namespace a `pause` process holds."""
+        return self.add_container(name, node, pod=True, **options)
+
+    def add_namespace(self, name):
+        """Add a bare network namespace."""
+        ns = Namespace(name)
+        self.namespaces.setdefault(name, ns) is ns or self._dupe("namespace", name)
+        return ns
+
+    def add_veth(self, a, b, *, addresses=(None, None), macs=(None, None), mtu=None, up=True):
+        """Add a veth pair between ``a`` and ``b``, each ``"namespace:interface"``."""
+        veth = Veth((a, b), tuple(addresses), tuple(macs), mtu, up)
+        self.veths.append(veth)
+        return veth
+
+    def add_address(self, ns, dev, address):
+        """Add ``address`` (with its prefix length) to ``dev`` in ``ns``."""
+        return self._append(self.addresses, Address(ns, dev, address))
+
+    def add_route(self, ns, to, *, via=None, dev=None, onlink=False):
+        """Add a route in ``ns`` to ``to`` (a prefix or "default") via a gateway or out a device."""
+        return self._append(self.routes, Route(ns, to, via, dev, onlink))
+
+    def add_sysctl(self, ns, key, value):
+        """Set a ``net.*`` sysctl in ``ns``, e.g. ``("node1", "net.ipv4.ip_forward", 1)``."""
+        return self._append(self.sysctls, Sysctl(ns, key, str(value)))
+
+    def add_nftables(self, ns, rules):
+        """Load an nftables script into ``ns``, as ``nft -f`` would."""
+        return self._append(self.nftables, Nftables(ns, rules))
+
+    def add_publish(self, container, port, to_port=None, proto="tcp"):
+        """Publish ``container``'s ``to_port`` on its node's ``port``, as ``docker run -p``."""
+        return self._append(self.publish, Publish(container, port, to_port or port, proto))
+
+    def add_vxlan(self, ns, name, vni, **options):
+        """Add a VXLAN device. Options: dstport, local, remote, dev, learning, master, mtu,
+        address, mac."""
+        return self._append(self.vxlans, Vxlan(ns, name, vni, **options))
+
+    def add_fdb(self, ns, dev, mac, dst=None):
+        """Add a static FDB entry (``bridge fdb append``), e.g. head-end flooding on a VXLAN."""
+        return self._append(self.fdb, Fdb(ns, dev, mac, dst))
+
+    def add_neighbour(self, ns, dev, address, mac):
+        """Add a permanent neighbour (ARP) entry."""
+        return self._append(self.neighbours, Neighbour(ns, dev, address, mac))
+
+    def _append(self, where, entry):
+        where.append(entry)
+        return entry
+
+    def _dupe(self, kind, name):
+        self.__dict__.setdefault("_duplicates", []).append(
+            f"{kind} {name!r}: the name is used twice; give each {kind} its own name"
+        )
+
+    # Reading and writing lab files.
+
+    @classmethod
+    def from_dict(cls, data, *, source="lab"):
+        """Build a Topology from the dict a YAML lab file holds; see ``labs/*.yml``."""
+        from .labfile import topology_from_dict
+
+        return topology_from_dict(cls, data, source)
+
+    @classmethod
+    def from_yaml(cls, text_or_path):
+        """Read a YAML lab file (a path, or the YAML text itself)."""
+        from .labfile import load
+
+        return load(cls, text_or_path)
+
+    # Derived views.
+
+    def namespace_names(self):
+        """Every namespace the lab will have, in build order."""
+        names_ = [self.switch] if self._has_underlay() else []
+        names_ += list(self.nodes) + list(self.containers) + list(self.namespaces)
+        return names_
+
+    def _has_underlay(self):
+        return self.underlay is not None and any(n.underlay for n in self.nodes.values())
+
+    def validate(self):
+        """Check the whole description; raise :class:`TopologyError` listing every problem."""
+        self.resolve()
+        return self
+
+    def resolve(self):
+        """Validate, then compute every default (addresses, names, MACs). Returns a Resolved."""
+        from .validate import resolve
+
+        return resolve(self)
+
+    def plan(self):
+        """The list of :class:`Step` that builds this lab, in order."""
+        return self.resolve().steps
+
+    def commands(self):
+        """A shell script of ``ip``/``bridge``/``nft`` commands that builds this lab by hand."""
+        return "\n".join(step.command() for step in self.plan())

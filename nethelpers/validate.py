@@ -1,0 +1,521 @@
+"""Validation of a Topology, and its resolution into a build plan.
+
+:func:`resolve` checks every entry, collects every problem (each naming the entry and the
+value, and saying what to do) and raises them together as one :class:`TopologyError`; only a
+valid description yields a :class:`Resolved`: the defaults filled in (addresses, MACs, veth
+names) and the list of :class:`~nethelpers.topology.Step` that builds the lab.
+"""
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from . import names
+from .errors import TopologyError
+from .topology import PAUSE_ARGV, Step
+
+MTU_RANGE = (68, 65535)
+VNI_RANGE = (0, 2**24 - 1)
+PORT_RANGE = (1, 65535)
+
+
+@dataclass
+class ResolvedContainer:
+    name: str
+    node: str
+    address: str  # without prefix length
+    prefixlen: int
+    mac: str  # None when the kernel chooses
+    veth: str
+    veth_mac: str
+    bridge: str
+    gateway: str
+    pod: bool
+
+
+@dataclass
+class ResolvedNode:
+    name: str
+    address: str  # underlay address, or None
+    bridge: object  # the Bridge entry, or None
+    bridge_address: str  # with prefix length
+    bridge_mac: str
+
+
+@dataclass
+class Resolved:
+    """A validated topology: every default computed, and the steps that build it."""
+
+    name: str
+    namespaces: list
+    nodes: dict
+    containers: dict
+    interfaces: dict  # namespace -> set of interface names the build creates there
+    steps: list = field(default_factory=list)
+
+
+class _Checker:
+    def __init__(self, topo):
+        self.topo = topo
+        self.problems = list(getattr(topo, "_duplicates", []))
+
+    def fail(self, message):
+        self.problems.append(message)
+
+    def name(self, value, what):
+        problem = names.name_problem(value, what)
+        if problem:
+            self.fail(problem)
+            return False
+        return True
+
+    def flag(self, value, what):
+        if not isinstance(value, bool):
+            self.fail(f"{what} must be true or false, not {value!r}")
+
+    def integer(self, value, what, lo, hi, unit=""):
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(f"{what} must be an integer, not {value!r}")
+            return False
+        if not lo <= value <= hi:
+            self.fail(f"{what} {value} is out of range: use {lo} to {hi}{unit}")
+            return False
+        return True
+
+    def ip(self, value, what):
+        try:
+            return ipaddress.IPv4Address(value)
+        except (ValueError, TypeError):
+            self.fail(f"{what} {value!r} is not an IPv4 address (like 172.17.0.2)")
+            return None
+
+    def network(self, value, what):
+        try:
+            return ipaddress.IPv4Network(value)
+        except (ValueError, TypeError) as e:
+            hint = " (host bits set?)" if "host bits" in str(e) else ""
+            self.fail(f"{what} {value!r} is not an IPv4 subnet like 172.17.0.0/16{hint}")
+            return None
+
+    def interface(self, value, what):
+        if not isinstance(value, str) or "/" not in value:
+            self.fail(f"{what} {value!r} needs an address with its prefix length, like 10.0.0.1/24")
+            return None
+        try:
+            return ipaddress.IPv4Interface(value)
+        except (ValueError, TypeError):
+            self.fail(f"{what} {value!r} is not an IPv4 address with prefix length (like 10.0.0.1/24)")
+            return None
+
+    def mac(self, value, what):
+        problem = names.mac_problem(value, what)
+        if problem:
+            self.fail(problem)
+            return None
+        return value.lower()
+
+
+def _host_in(checker, ip, net, what, used):
+    """Check that ``ip`` is a usable, unused host address of ``net``."""
+    if ip is None or net is None:
+        return False
+    if ip not in net:
+        checker.fail(f"{what} {ip} is outside the subnet {net}: pick an address in {net}")
+        return False
+    if net.prefixlen < 31 and ip in (net.network_address, net.broadcast_address):
+        checker.fail(f"{what} {ip} is the network or broadcast address of {net}: pick a host address")
+        return False
+    if ip in used:
+        checker.fail(f"{what} {ip} is already used by {used[ip]}: give each its own address")
+        return False
+    return True
+
+
+def _next_free(net, used, skip=0):
+    for i, host in enumerate(net.hosts()):
+        if i < skip:
+            continue
+        if host not in used:
+            return host
+    return None
+
+
+def resolve(topo):
+    """Validate ``topo`` and return its :class:`Resolved` form, or raise TopologyError."""
+    c = _Checker(topo)
+    if not isinstance(topo.name, str) or not topo.name.strip():
+        c.fail(f"lab name {topo.name!r} must be a non-empty string")
+    c.flag(topo.ipv6, "lab option ipv6")
+
+    # Namespace names: one flat space, like the files in /run/netns.
+    owner = {}
+    has_underlay = topo._has_underlay()
+    if has_underlay:
+        c.name(topo.switch, "underlay switch name")
+        owner[topo.switch] = "the underlay switch"
+    for kind, entries in (("node", topo.nodes), ("container", topo.containers), ("namespace", topo.namespaces)):
+        for name in entries:
+            if not c.name(name, f"{kind} name"):
+                continue
+            if name in owner:
+                c.fail(f"{kind} {name!r}: the name is already used by {owner[name]}; names must be unique in a lab")
+            owner[name] = f"{kind} {name!r}"
+    interfaces = {ns: {"lo"} for ns in owner}
+
+    def add_interface(ns, dev, what):
+        if ns not in interfaces:
+            return
+        if dev in interfaces[ns]:
+            c.fail(f"{what}: interface {dev!r} already exists in {ns!r}; choose another name")
+        interfaces[ns].add(dev)
+
+    # The underlay and the nodes.
+    underlay = c.network(topo.underlay, "underlay subnet") if has_underlay else None
+    under_used = {}
+    resolved_nodes = {}
+    for node in topo.nodes.values():
+        what = f"node {node.name!r}"
+        c.flag(node.ip_forward, f"{what}: ip_forward")
+        c.flag(node.masquerade, f"{what}: masquerade")
+        c.flag(node.underlay, f"{what}: underlay")
+        address = None
+        if node.underlay and has_underlay:
+            if node.address is not None:
+                ip = c.ip(node.address, f"{what}: address")
+                if _host_in(c, ip, underlay, f"{what}: address", under_used):
+                    under_used[ip] = what
+                    address = ip
+            add_interface(node.name, "eth0", what)
+            add_interface(topo.switch, node.name, what)
+        elif node.address is not None:
+            c.fail(f"{what}: address {node.address!r} given but the node is not on an underlay")
+        resolved_nodes[node.name] = ResolvedNode(node.name, address, node.bridge, None, None)
+    for node in topo.nodes.values():  # default underlay addresses, in node order
+        rn = resolved_nodes[node.name]
+        if node.underlay and has_underlay and underlay is not None and node.address is None:
+            ip = _next_free(underlay, under_used, skip=1)  # .1 is the LAN's router, as usual
+            if ip is None:
+                c.fail(f"node {node.name!r}: the underlay {underlay} has no free address left")
+            else:
+                under_used[ip] = f"node {node.name!r}"
+                rn.address = ip
+
+    bridge_nets = {}
+    for node in topo.nodes.values():
+        b, what = node.bridge, f"node {node.name!r}: bridge"
+        if b is None:
+            continue
+        if not c.name(b.name, f"{what} name"):
+            continue
+        add_interface(node.name, b.name, what)
+        net = c.network(b.subnet, f"{what} {b.name} subnet")
+        c.integer(b.mtu, f"{what} {b.name} mtu", *MTU_RANGE)
+        if b.ageing is not None:
+            c.integer(b.ageing, f"{what} {b.name} ageing (seconds)", 0, 1_000_000)
+        mac = c.mac(b.mac, f"{what} {b.name} mac") if b.mac else names.derived_mac(
+            topo.name, node.name, b.name, prefix="02:42"
+        )
+        if net is None:
+            continue
+        used = {}
+        gw = c.ip(b.address, f"{what} {b.name} address") if b.address else next(net.hosts(), None)
+        if _host_in(c, gw, net, f"{what} {b.name} address", used):
+            used[gw] = f"bridge {b.name} of {node.name!r}"
+        bridge_nets[node.name] = (net, gw, used)
+        rn = resolved_nodes[node.name]
+        rn.bridge_address = f"{gw}/{net.prefixlen}"
+        rn.bridge_mac = mac
+
+    # Containers.
+    resolved_containers = {}
+    pending = []
+    for ctr in topo.containers.values():
+        what = f"container {ctr.name!r}"
+        c.flag(ctr.pod, f"{what}: pod")
+        if ctr.node not in topo.nodes:
+            known = ", ".join(repr(n) for n in topo.nodes) or "none yet"
+            c.fail(f"{what}: unknown node {ctr.node!r}; add the node first (known nodes: {known})")
+            continue
+        if topo.nodes[ctr.node].bridge is None:
+            c.fail(f"{what}: node {ctr.node!r} has no bridge to attach it to; give the node a bridge")
+            continue
+        if ctr.node not in bridge_nets:
+            continue
+        net, gw, used = bridge_nets[ctr.node]
+        ip = None
+        if ctr.address is not None:
+            ip = c.ip(ctr.address, f"{what}: address")
+            if _host_in(c, ip, net, f"{what}: address", used):
+                used[ip] = what
+            else:
+                ip = None
+        pending.append((ctr, ip))
+    for ctr, ip in pending:  # default addresses: next free from .2, in creation order
+        what = f"container {ctr.name!r}"
+        net, gw, used = bridge_nets[ctr.node]
+        if ctr.address is None:
+            ip = _next_free(net, used)
+            if ip is None:
+                c.fail(f"{what}: the subnet {net} of node {ctr.node!r} has no free address left")
+                continue
+            used[ip] = what
+        if ip is None:
+            continue
+        if ctr.mac == "docker":
+            mac = names.docker_mac(ip)
+        elif ctr.mac == "random":
+            mac = None
+        else:
+            mac = c.mac(ctr.mac, f"{what}: mac")
+        veth = names.veth_name(topo.name, ctr.name)
+        add_interface(ctr.node, veth, what)
+        add_interface(ctr.name, "eth0", what)
+        resolved_containers[ctr.name] = ResolvedContainer(
+            ctr.name, ctr.node, str(ip), net.prefixlen, mac, veth,
+            names.derived_mac(topo.name, ctr.name, "veth"), topo.nodes[ctr.node].bridge.name,
+            str(gw), ctr.pod,
+        )
+
+    # Bare veth pairs.
+    veth_ends = []
+    for i, veth in enumerate(topo.veths):
+        what = f"veth pair #{i + 1}"
+        ends = []
+        if not (isinstance(veth.endpoints, (tuple, list)) and len(veth.endpoints) == 2):
+            c.fail(f"{what}: endpoints {veth.endpoints!r} must be two strings 'namespace:interface'")
+            continue
+        for end in veth.endpoints:
+            if not isinstance(end, str) or end.count(":") != 1:
+                c.fail(f"{what}: endpoint {end!r} must be written 'namespace:interface', like 'ns1:veth0'")
+                continue
+            ns, dev = end.split(":")
+            if ns not in interfaces:
+                c.fail(f"{what}: endpoint {end!r} names an unknown namespace {ns!r}; known: {', '.join(interfaces) or 'none'}")
+                continue
+            if c.name(dev, f"{what}: interface name"):
+                add_interface(ns, dev, what)
+                ends.append((ns, dev))
+        if veth.mtu is not None:
+            c.integer(veth.mtu, f"{what}: mtu", *MTU_RANGE)
+        c.flag(veth.up, f"{what}: up")
+        addresses = tuple(veth.addresses) + (None, None)
+        macs = tuple(veth.macs) + (None, None)
+        for a in addresses[:2]:
+            if a is not None:
+                c.interface(a, f"{what}: address")
+        for m in macs[:2]:
+            if m is not None:
+                c.mac(m, f"{what}: mac")
+        if len(ends) == 2:
+            veth_ends.append((veth, ends, addresses[:2], macs[:2]))
+
+    def known_dev(ns, dev, what):
+        if ns not in interfaces:
+            c.fail(f"{what}: unknown namespace {ns!r}; known: {', '.join(interfaces) or 'none'}")
+            return False
+        if dev not in interfaces[ns]:
+            c.fail(f"{what}: no interface {dev!r} in {ns!r}; it has {', '.join(sorted(interfaces[ns]))}")
+            return False
+        return True
+
+    for i, vx in enumerate(topo.vxlans):
+        what = f"vxlan {vx.name!r} in {vx.ns!r}"
+        if vx.ns not in interfaces:
+            c.fail(f"{what}: unknown namespace {vx.ns!r}; known: {', '.join(interfaces) or 'none'}")
+            continue
+        if c.name(vx.name, f"{what}: name"):
+            add_interface(vx.ns, vx.name, what)
+        c.integer(vx.vni, f"{what}: VNI", *VNI_RANGE, " (24 bits)")
+        if vx.dstport is not None:
+            c.integer(vx.dstport, f"{what}: dstport", *PORT_RANGE)
+        for key in ("local", "remote"):
+            if getattr(vx, key) is not None:
+                c.ip(getattr(vx, key), f"{what}: {key}")
+        if vx.dev is not None:
+            known_dev(vx.ns, vx.dev, f"{what}: dev")
+        if vx.master is not None:
+            known_dev(vx.ns, vx.master, f"{what}: master")
+        c.flag(vx.learning, f"{what}: learning")
+        if vx.mtu is not None:
+            c.integer(vx.mtu, f"{what}: mtu", *MTU_RANGE)
+        if vx.address is not None:
+            c.interface(vx.address, f"{what}: address")
+        if vx.mac is not None:
+            c.mac(vx.mac, f"{what}: mac")
+
+    seen_addresses = {}
+    for entry in topo.addresses:
+        what = f"address {entry.address!r} on {entry.ns}:{entry.dev}"
+        if known_dev(entry.ns, entry.dev, what):
+            iface = c.interface(entry.address, what)
+            if iface is not None:
+                key = (entry.ns, iface.ip)
+                if key in seen_addresses:
+                    c.fail(f"{what}: {iface.ip} is already on {seen_addresses[key]} in {entry.ns!r}")
+                seen_addresses[key] = entry.dev
+    for entry in topo.routes:
+        what = f"route to {entry.to!r} in {entry.ns!r}"
+        if entry.ns not in interfaces:
+            c.fail(f"{what}: unknown namespace {entry.ns!r}; known: {', '.join(interfaces) or 'none'}")
+            continue
+        if entry.to != "default":
+            c.network(entry.to, what + ": destination")
+        if entry.via is None and entry.dev is None:
+            c.fail(f"{what}: give a gateway (via) or a device (dev)")
+        if entry.via is not None:
+            c.ip(entry.via, f"{what}: via")
+        if entry.dev is not None:
+            known_dev(entry.ns, entry.dev, f"{what}: dev")
+        c.flag(entry.onlink, f"{what}: onlink")
+    for entry in topo.sysctls:
+        what = f"sysctl {entry.key!r} in {entry.ns!r}"
+        if entry.ns not in interfaces:
+            c.fail(f"{what}: unknown namespace {entry.ns!r}; known: {', '.join(interfaces) or 'none'}")
+        if not isinstance(entry.key, str) or not entry.key.startswith("net.") or "/" in entry.key or " " in entry.key:
+            c.fail(f"{what}: only net.* sysctls belong to a network namespace; use a key like net.ipv4.ip_forward")
+    for entry in topo.nftables:
+        if entry.ns not in interfaces:
+            c.fail(f"nftables rules for {entry.ns!r}: unknown namespace; known: {', '.join(interfaces) or 'none'}")
+        if not isinstance(entry.rules, str) or not entry.rules.strip():
+            c.fail(f"nftables rules for {entry.ns!r} must be a non-empty nft script")
+    for entry in topo.publish:
+        what = f"published port {entry.port!r} of {entry.container!r}"
+        if entry.container not in topo.containers:
+            c.fail(f"{what}: unknown container {entry.container!r}")
+        c.integer(entry.port, f"{what}: port", *PORT_RANGE)
+        c.integer(entry.to_port, f"{what}: container port", *PORT_RANGE)
+        if entry.proto not in ("tcp", "udp"):
+            c.fail(f"{what}: protocol {entry.proto!r} must be 'tcp' or 'udp'")
+    for entry in topo.fdb:
+        what = f"fdb entry {entry.mac!r} on {entry.ns}:{entry.dev}"
+        known_dev(entry.ns, entry.dev, what)
+        c.mac(entry.mac, what) if entry.mac != "00:00:00:00:00:00" else None
+        if entry.dst is not None:
+            c.ip(entry.dst, f"{what}: dst")
+    for entry in topo.neighbours:
+        what = f"neighbour {entry.address!r} on {entry.ns}:{entry.dev}"
+        known_dev(entry.ns, entry.dev, what)
+        c.ip(entry.address, what)
+        c.mac(entry.mac, f"{what}: mac")
+
+    if c.problems:
+        raise TopologyError(c.problems)
+
+    resolved = Resolved(topo.name, list(owner), resolved_nodes, resolved_containers, interfaces)
+    resolved.steps = _steps(topo, resolved, underlay, veth_ends)
+    return resolved
+
+
+def _steps(topo, r, underlay, veth_ends):
+    steps = []
+
+    def add(op, ns, **args):
+        steps.append(Step(op, ns, args))
+
+    bare = set(topo.namespaces)
+    for ns in r.namespaces:
+        add("netns", ns)
+        if not topo.ipv6:
+            add("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
+            add("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
+        if ns not in bare:
+            add("up", ns, dev="lo")
+    for node in topo.nodes.values():
+        if node.ip_forward:
+            add("sysctl", node.name, key="net.ipv4.ip_forward", value="1")
+
+    if underlay is not None:
+        sw = topo.switch
+        add("bridge", sw, name="br0", mac=names.derived_mac(topo.name, sw, "br0"), mtu=1500, ageing=None)
+        add("up", sw, dev="br0")
+        for node in topo.nodes.values():
+            rn = r.nodes[node.name]
+            if rn.address is None:
+                continue
+            add("veth", sw, name=node.name, peer_ns=node.name, peer="eth0",
+                mac=names.derived_mac(topo.name, sw, node.name),
+                peer_mac=names.derived_mac(topo.name, node.name, "eth0"),
+                mtu=None, master="br0", up=True)
+            add("addr", node.name, dev="eth0", address=f"{rn.address}/{underlay.prefixlen}")
+            add("up", node.name, dev="eth0")
+
+    for node in topo.nodes.values():
+        rn = r.nodes[node.name]
+        if node.bridge is None:
+            continue
+        add("bridge", node.name, name=node.bridge.name, mac=rn.bridge_mac, mtu=node.bridge.mtu,
+            ageing=node.bridge.ageing)
+        add("addr", node.name, dev=node.bridge.name, address=rn.bridge_address)
+        add("up", node.name, dev=node.bridge.name)
+
+    for rc in r.containers.values():
+        add("veth", rc.node, name=rc.veth, peer_ns=rc.name, peer="eth0", mac=rc.veth_mac,
+            peer_mac=rc.mac, mtu=None, master=rc.bridge, up=True)
+        add("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
+        add("up", rc.name, dev="eth0")
+        add("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
+
+    for veth, ((ns_a, dev_a), (ns_b, dev_b)), addresses, macs in veth_ends:
+        add("veth", ns_a, name=dev_a, peer_ns=ns_b, peer=dev_b, mac=macs[0], peer_mac=macs[1],
+            mtu=veth.mtu, master=None, up=veth.up)
+        if veth.up:
+            add("up", ns_b, dev=dev_b)
+        for (ns, dev), address in zip(((ns_a, dev_a), (ns_b, dev_b)), addresses):
+            if address is not None:
+                add("addr", ns, dev=dev, address=address)
+
+    for vx in topo.vxlans:
+        add("vxlan", vx.ns, name=vx.name, vni=vx.vni, dstport=vx.dstport, local=vx.local,
+            remote=vx.remote, dev=vx.dev, learning=vx.learning, mac=vx.mac, mtu=vx.mtu,
+            master=vx.master)
+        if vx.address:
+            add("addr", vx.ns, dev=vx.name, address=vx.address)
+        add("up", vx.ns, dev=vx.name)
+
+    for e in topo.addresses:
+        add("addr", e.ns, dev=e.dev, address=e.address)
+    for e in topo.routes:
+        add("route", e.ns, to=e.to, via=e.via, dev=e.dev, onlink=e.onlink)
+    for e in topo.fdb:
+        add("fdb", e.ns, dev=e.dev, mac=e.mac.lower(), dst=e.dst)
+    for e in topo.neighbours:
+        add("neigh", e.ns, dev=e.dev, address=e.address, mac=e.mac.lower())
+    for e in topo.sysctls:
+        add("sysctl", e.ns, key=e.key, value=e.value)
+    for node, script in _docker_nat(topo, r).items():
+        add("nft", node, rules=script)
+    for e in topo.nftables:
+        add("nft", e.ns, rules=e.rules)
+    for rc in r.containers.values():
+        if rc.pod:
+            add("process", rc.name, argv=PAUSE_ARGV, name="pause")
+    return steps
+
+
+def _docker_nat(topo, r):
+    """Docker's NAT rules, in nftables: MASQUERADE for nodes that ask, DNAT for -p."""
+    scripts = {}
+    for node in topo.nodes.values():
+        rn = r.nodes[node.name]
+        chains = []
+        if node.masquerade and node.bridge is not None:
+            subnet = ipaddress.IPv4Interface(rn.bridge_address).network
+            chains.append(
+                "\tchain POSTROUTING {\n"
+                "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+                f'\t\tip saddr {subnet} oifname != "{node.bridge.name}" masquerade\n'
+                "\t}"
+            )
+        published = [p for p in topo.publish if r.containers[p.container].node == node.name]
+        if published:
+            rules = "".join(
+                f'\t\tfib daddr type local iifname != "{node.bridge.name}" {p.proto} dport {p.port} '
+                f"dnat to {r.containers[p.container].address}:{p.to_port}\n"
+                for p in published
+            )
+            chains.append(
+                "\tchain PREROUTING {\n"
+                "\t\ttype nat hook prerouting priority dstnat; policy accept;\n" + rules + "\t}"
+            )
+        if chains:
+            scripts[node.name] = "table ip nat {\n" + "\n".join(chains) + "\n}\n"
+    return scripts
