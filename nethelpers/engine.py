@@ -100,14 +100,18 @@ class Engine:
 
     def build(self, steps):
         """Carry out build steps ``(op, ns, args, command)`` in order; stop at the first failure."""
+        timing = {}
         for op, ns, args, command in steps:
+            started = time.perf_counter()
             try:
                 getattr(self, "_step_" + op)(ns, **args)
+                total, count = timing.get(op, (0.0, 0))
+                timing[op] = (total + time.perf_counter() - started, count + 1)
             except (OSError, subprocess.SubprocessError, StepError) as e:
                 detail = e.strerror if isinstance(e, NetlinkError) else str(e)
                 raise StepError(f"`{command}` failed: {detail}") from None
         self.enter(None)
-        return len(steps)
+        return timing
 
     def _step_netns(self, ns):
         self.create_namespace(ns)

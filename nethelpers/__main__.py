@@ -1,0 +1,39 @@
+"""Command line: ``python -m nethelpers doctor | clean | commands LABFILE | check LABFILE``."""
+
+import argparse
+import sys
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m nethelpers", description=__doc__.split(":")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="say what this machine allows, and what to do about each gap")
+    clean = sub.add_parser("clean", help="end lab engines whose owner is gone")
+    clean.add_argument("--all", action="store_true", help="end every lab engine of this user")
+    for name, text in (("check", "validate a lab file"), ("commands", "print the ip/bridge/nft commands of a lab file")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("labfile")
+    args = parser.parse_args(argv)
+
+    if args.command == "doctor":
+        from .doctor import main as doctor
+
+        return doctor()
+    if args.command == "clean":
+        from .clean import main as clean_main
+
+        return clean_main(args.all)
+    from .errors import TopologyError
+    from .topology import Topology
+
+    try:
+        topo = Topology.from_yaml(args.labfile).validate()
+    except TopologyError as e:
+        print(e, file=sys.stderr)
+        return 2
+    print(topo.commands() if args.command == "commands" else f"{args.labfile}: valid ({topo!r})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""`python -m nethelpers clean`: end lab engines whose owner is gone.
+
+A lab lives in its engine's namespaces; nothing of it is ever in the host's network
+namespace or in the host's ``/run/netns``. An engine ends by itself when its client hangs up,
+so this finds nothing in normal use. It looks for this package's engines only (an ``unshare``
+process running ``nethelpers.engine``), of the current user only, and ends those whose
+client process no longer exists (or every one with ``--all``).
+"""
+
+import os
+import signal
+
+MARKER = b"nethelpers.engine"
+
+
+def engines():
+    """Yield ``(pid, ppid)`` of each engine sandbox (the ``unshare`` process) of this user."""
+    uid = os.getuid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if argv and os.path.basename(argv[0]) == b"unshare" and MARKER in argv:
+            yield int(entry), ppid
+
+
+def orphaned(pid, ppid):
+    return ppid == 1 or not os.path.exists(f"/proc/{ppid}")
+
+
+def clean(all_engines=False):
+    """End orphaned engines (all of this user's with ``all_engines``); returns the pids ended."""
+    ended = []
+    for pid, ppid in list(engines()):
+        if all_engines or orphaned(pid, ppid):
+            try:
+                os.kill(pid, signal.SIGKILL)  # --kill-child takes the engine, PID 1 of its lab
+                ended.append(pid)
+            except ProcessLookupError:
+                pass
+    return ended
+
+
+def main(all_engines=False):
+    ended = clean(all_engines)
+    if ended:
+        print(f"ended {len(ended)} lab engine(s): pid {', '.join(map(str, ended))}")
+    else:
+        print("nothing to clean: no orphaned lab engine of this user")
+    return 0

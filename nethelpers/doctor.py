@@ -1,0 +1,109 @@
+"""`python -m nethelpers doctor`: what this machine lets a lab do, and what to do about gaps."""
+
+import os
+import platform
+import shutil
+import subprocess
+
+from .sandbox import userns_available
+from .state import Table
+
+TOOLS = {
+    "ip": ("iproute2", True), "bridge": ("iproute2", True), "unshare": ("util-linux", True),
+    "nft": ("nftables", True), "ping": ("iputils-ping", True), "sysctl": ("procps", True),
+    "conntrack": ("conntrack", False), "tcpdump": ("tcpdump", False), "tshark": ("tshark", False),
+}
+
+# Each probe runs in a bare namespace of a throw-away lab: (feature, command, what to do).
+PROBES = [
+    ("network namespaces", "ip link set lo up", "enable CONFIG_NET_NS in the kernel"),
+    ("veth", "ip link add dv0 type veth peer name dv1", "load the veth module: modprobe veth"),
+    ("bridge", "ip link add db0 type bridge", "load the bridge module: modprobe bridge"),
+    ("vxlan", "ip link add dx0 type vxlan id 42 dstport 4789", "load the vxlan module: modprobe vxlan"),
+    ("nftables", "nft add table ip doctor", "load nf_tables (modprobe nf_tables) and install nftables"),
+    ("nat", "nft add chain ip doctor post { type nat hook postrouting priority srcnat ; }",
+     "load nft_nat / nft_masq (modprobe nft_masq)"),
+    ("conntrack", "conntrack -L", "load nf_conntrack (modprobe nf_conntrack) and install conntrack"),
+]
+
+
+def _sysctl(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def checks():
+    """Run every check; returns a Table with check, result and what to do."""
+    rows = []
+
+    def row(check, ok, detail, todo=""):
+        rows.append({"check": check, "result": ("ok" if ok else "MISSING") if ok is not None else "note",
+                     "detail": detail, "what to do": "" if ok else todo})
+
+    row("system", platform.system() == "Linux", f"{platform.system()} {platform.release()}",
+        "labs need a Linux kernel")
+    root = os.geteuid() == 0
+    row("privileges", None, "root" if root else f"ordinary user (uid {os.geteuid()})")
+    userns = userns_available()
+    hints = []
+    if _sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+        hints.append("sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu 24.04+)")
+    if _sysctl("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+        hints.append("sudo sysctl kernel.unprivileged_userns_clone=1")
+    if _sysctl("/proc/sys/user/max_user_namespaces") == "0":
+        hints.append("sudo sysctl user.max_user_namespaces=15000")
+    hints.append("in Docker: run with --security-opt seccomp=unconfined, or as root with --cap-add SYS_ADMIN --cap-add NET_ADMIN")
+    row("user namespaces", userns,
+        "available: labs run rootless, and cannot touch the host's network" if userns else "not available",
+        "; or ".join(hints) if not root else "optional as root (labs then run without a user namespace)")
+    if not userns and root:
+        rows[-1]["result"] = "note"
+    mode = "rootless sandbox" if userns else ("root sandbox (no user namespace)" if root else "none")
+    row("lab sandbox", userns or root, mode, "you need root or user namespaces; see above")
+    for tool, (package, needed) in TOOLS.items():
+        path = shutil.which(tool)
+        row(f"tool {tool}", bool(path) or (None if not needed and not path else True),
+            path or f"not found ({'needed' if needed else 'optional'})", f"apt-get install {package}")
+        if not path and not needed:
+            rows[-1]["result"] = "optional"
+            rows[-1]["what to do"] = f"apt-get install {package}"
+    if userns or root:
+        rows += _kernel_rows()
+    return Table("nethelpers doctor", ["check", "result", "detail", "what to do"], rows)
+
+
+def _kernel_rows():
+    from .lab import Lab
+    from .topology import Topology
+
+    topo = Topology("doctor", underlay=None)
+    topo.add_namespace("probe")
+    rows = []
+    try:
+        with Lab(topo) as lab:
+            for feature, command, todo in PROBES:
+                tool = command.split()[0]
+                if not shutil.which(tool):
+                    rows.append({"check": f"kernel: {feature}", "result": "skipped", "detail": f"needs `{tool}`",
+                                 "what to do": ""})
+                    continue
+                result = lab.exec("probe", command)
+                detail = "works" if result.ok else (result.stderr.strip().splitlines() or ["failed"])[-1]
+                rows.append({"check": f"kernel: {feature}", "result": "ok" if result.ok else "MISSING",
+                             "detail": detail, "what to do": "" if result.ok else todo})
+    except Exception as e:  # the doctor reports, it does not crash
+        rows.append({"check": "kernel features", "result": "MISSING", "detail": str(e),
+                     "what to do": "see the rows above"})
+    return rows
+
+
+def main():
+    table = checks()
+    print(table)
+    missing = [r for r in table.rows if r["result"] == "MISSING"]
+    print()
+    print("All set: labs can be built here." if not missing else f"{len(missing)} problem(s): see 'what to do'.")
+    return 1 if missing else 0
