@@ -225,7 +225,7 @@ class Engine:
             raise KeyError(f"no namespace {ns!r} in this lab")
         self.enter(ns)
         try:
-            return subprocess.Popen(argv, env=env, start_new_session=True, **streams)
+            return subprocess.Popen(argv, env=_lab_environment(env), start_new_session=True, **streams)
         finally:
             self.enter(None)
 
@@ -324,6 +324,31 @@ def _watch_hangup(sock):
                 os._exit(0)
 
 
+def _private_resolver():
+    """Point name resolution at the lab itself: no DNS query leaves for the host's resolver.
+
+    Lab namespaces have no way out, so a query would only time out (http.server's
+    getfqdn() waits 10 s); with no nameserver the resolver asks 127.0.0.1 and fails at once.
+    """
+    path = f"{LOG_DIR}/resolv.conf"
+    os.makedirs(LOG_DIR, exist_ok=True)
+    with open(path, "w") as f:
+        f.write("# lab namespaces have no DNS server\noptions timeout:1 attempts:1\n")
+    try:
+        mount(path, "/etc/resolv.conf", None, MS_BIND)
+    except OSError:
+        pass  # a dangling symlink into the host's /run: resolution fails fast already
+
+
+def _lab_environment(env):
+    """The environment of lab commands: no proxy settings (nothing is reachable past the lab)."""
+    env = dict(os.environ if env is None else env)
+    for key in list(env):
+        if key.lower() in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy"):
+            del env[key]
+    return env
+
+
 def main(fd):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Jupyter interrupt is the client's business
     sock = socket.socket(fileno=fd)
@@ -331,6 +356,7 @@ def main(fd):
     os.makedirs("/run", exist_ok=True)
     mount("tmpfs", "/run", "tmpfs", 0, "mode=755,size=16m")
     os.makedirs(NETNS_DIR)
+    _private_resolver()
     engine = Engine(sock)
     try:
         engine.serve()

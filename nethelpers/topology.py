@@ -258,7 +258,8 @@ def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
 
 
 def _cmd_addr(ns, dev, address):
-    return _ip(ns, "addr add", address, "dev", dev)
+    brd = ["brd +"] if int(address.rsplit("/", 1)[1]) < 31 else []  # as Docker sets it
+    return _ip(ns, "addr add", address, *brd, "dev", dev)
 
 
 def _cmd_route(ns, to, via, dev, onlink):

@@ -1,0 +1,69 @@
+"""Shared fixtures: small labs, and a guard that the host's network is the same after the run."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from nethelpers import Lab, Topology
+from nethelpers.clean import engines
+
+
+def _run(*argv):
+    result = subprocess.run(argv, capture_output=True, text=True)
+    return result.stdout if result.returncode == 0 else f"<{argv[0]} failed: {result.stderr.strip()}>"
+
+
+def host_network_state():
+    """What the host's own network namespace holds, minus counters that move by themselves."""
+    links = json.loads(_run("ip", "-j", "-d", "link", "show") or "[]")
+    for link in links:
+        for volatile in ("operstate", "linkmode", "stats64", "stats"):
+            link.pop(volatile, None)
+    netns_dir = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else None
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        ip_forward = f.read().strip()
+    return {
+        "links": links,
+        "addresses": _run("ip", "-j", "addr", "show"),
+        "routes": _run("ip", "-j", "route", "show", "table", "all"),
+        "rules": _run("ip", "-j", "rule", "show"),
+        "nftables": _run("nft", "list", "ruleset"),
+        "ip_forward": ip_forward,
+        "/run/netns": netns_dir,
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_untouched():
+    """The whole suite leaves the host's namespace, /run/netns and the process table as found."""
+    before = host_network_state()
+    engines_before = set(engines())
+    yield
+    after = host_network_state()
+    for key in before:
+        assert after[key] == before[key], f"the test suite changed the host's {key}"
+    assert set(engines()) <= engines_before, "a lab engine outlived the test suite"
+
+
+@pytest.fixture
+def one_node():
+    """node1 with c1, c2, c3 on docker0: the write-up's first lab."""
+    topo = Topology("one-node", underlay=None)
+    topo.add_node("node1")
+    for name in ("c1", "c2", "c3"):
+        topo.add_container(name, node="node1")
+    with Lab(topo) as lab:
+        yield lab
+
+
+@pytest.fixture
+def two_nodes():
+    """node1 (c1) and node2 on the underlay 10.168.0.0/24; no forwarding, no NAT yet."""
+    topo = Topology("two-nodes")
+    topo.add_node("node1")
+    topo.add_node("node2")
+    topo.add_container("c1", node="node1")
+    with Lab(topo) as lab:
+        yield lab
