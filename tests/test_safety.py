@@ -1,0 +1,172 @@
+"""R1-R5: nothing touches the host, nothing outlives its owner, labs never collide."""
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import pytest
+
+from nethelpers import Lab, PrivilegeError, Topology
+from nethelpers.clean import clean, engines
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEST_USER = "nethelpers-test"
+
+
+def _python(code):
+    """Run ``code`` in a new Python process that can import nethelpers from this checkout."""
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def _processes_in(namespace_link, kind):
+    """Pids of every process whose ``kind`` namespace is ``namespace_link``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/{kind}") == namespace_link:
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def _wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    return predicate()
+
+
+BIG_BUILD = """
+    from nethelpers import Lab, Topology
+    topo = Topology("big", underlay=None)
+    topo.add_node("node1")
+    for i in range(600):
+        topo.add_container(f"c{i}", node="node1")
+    print("building", flush=True)
+    lab = Lab(topo)
+    print("built", flush=True)
+"""
+
+
+def test_sigkill_mid_build_leaves_nothing():
+    owner = _python(BIG_BUILD)
+    assert owner.stdout.readline().strip() == "building"
+    sandbox = _wait_for(lambda: [pid for pid, ppid in engines() if ppid == owner.pid])
+    assert sandbox, "the owner started no engine"
+    engine = _wait_for(lambda: _children(sandbox[0]))[0]
+    namespaces = {kind: os.readlink(f"/proc/{engine}/ns/{kind}") for kind in ("user", "pid", "net", "mnt")}
+    time.sleep(0.3)  # well inside a 600-container build (about 2 s)
+    owner.kill()
+    owner.wait()
+    assert "built" not in owner.stdout.read(), "the build finished before the kill; make the lab bigger"
+    for kind, link in namespaces.items():
+        if kind == "user" and link == os.readlink("/proc/self/ns/user"):
+            continue  # root without user namespaces shares ours
+        assert _wait_for(lambda: not _processes_in(link, kind)), f"processes still in the lab's {kind} namespace"
+    assert not [pid for pid, _ in engines() if pid == sandbox[0]]
+
+
+def test_owner_exit_without_close_leaves_nothing():
+    owner = _python("""
+        import os
+        from nethelpers import Lab, Topology
+        topo = Topology("forgotten", underlay=None)
+        topo.add_namespace("a")
+        lab = Lab(topo)
+        print(lab._client.process.pid, flush=True)
+        os._exit(0)  # no close, no atexit, no garbage collection
+    """)
+    sandbox = int(owner.stdout.readline())
+    owner.wait()
+    assert _wait_for(lambda: not os.path.exists(f"/proc/{sandbox}") or _zombie(sandbox))
+
+
+def _zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+TWIN = """
+    import sys
+    from nethelpers import Lab, Topology
+    topo = Topology("twin", underlay=None)
+    topo.add_node("node1")
+    topo.add_container("c1", node="node1")
+    topo.add_container("c2", node="node1")
+    with Lab(topo) as lab:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        ok = all(lab.exec("c1", "ping -c 1 -W 2 172.17.0.3").ok for _ in range(3))
+        print("pinged" if ok else "failed", len(lab.fdb("node1").where(kind="learned")), flush=True)
+"""
+
+
+def test_two_labs_with_the_same_names_in_two_processes():
+    twins = []
+    for _ in range(2):
+        proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(TWIN)], env=dict(os.environ, PYTHONPATH=REPO),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        twins.append(proc)
+    for proc in twins:  # both built, same names, at the same time
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in twins:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    outputs = [proc.communicate(timeout=60)[0].split() for proc in twins]
+    assert outputs == [["pinged", "2"], ["pinged", "2"]]  # each bridge learned only its own two MACs
+
+
+def test_clean_ends_orphaned_engines_only():
+    marker = "nethelpers.engine"
+    # An orphaned engine sandbox (its owner gone), a foreign unshare, and a live lab of ours.
+    spawn = ("import subprocess, sys; "
+             "p = subprocess.Popen(sys.argv[1:], start_new_session=True, stdout=subprocess.DEVNULL, "
+             "stderr=subprocess.DEVNULL); print(p.pid)")
+    orphan = int(subprocess.run([sys.executable, "-c", spawn, "unshare", "--fork", "--kill-child", "sh", "-c", "sleep 60", marker],
+                                capture_output=True, text=True).stdout)
+    foreign = int(subprocess.run([sys.executable, "-c", spawn, "unshare", "--fork", "sleep", "60"],
+                                 capture_output=True, text=True).stdout)
+    topo = Topology("alive", underlay=None)
+    topo.add_namespace("a")
+    try:
+        with Lab(topo) as lab:
+            assert orphan in dict(engines())
+            ended = clean()
+            assert orphan in ended
+            assert lab._client.process.pid not in ended
+            assert lab.exec("a", "true").ok  # the live lab is untouched
+            assert _alive(foreign)  # not ours: left alone
+    finally:
+        for pid in (orphan, foreign):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _alive(pid):
+    return os.path.exists(f"/proc/{pid}") and not _zombie(pid)
