@@ -114,6 +114,8 @@ class _Reader:
             if key not in value:
                 self.fail(path, f"missing key {key!r}")
                 return None
+        if any(key not in good for key in required):
+            return None  # a required key of the wrong type, reported above
         return good
 
 
@@ -125,7 +127,10 @@ def _is(value, types):
 
 
 def _shown(value):
-    return f"{type(value).__name__} {value!r}"
+    shown = f"{type(value).__name__} {value!r}"
+    if isinstance(value, int) and not isinstance(value, bool) and value > 2**32:
+        shown += " (a MAC must be quoted in YAML: mac: \"02:42:ac:11:00:02\")"
+    return shown
 
 
 def topology_from_dict(cls, data, source="lab"):
@@ -167,7 +172,12 @@ def topology_from_dict(cls, data, source="lab"):
     for i, link in enumerate(top.get("links") or []):
         link = r.mapping(link, f"links[{i}]", _LINK, _REQUIRED["links"])
         if link is not None:
-            a, b = (list(link.pop("endpoints")) + [None, None])[:2]
+            endpoints = link.pop("endpoints")
+            if len(endpoints) != 2:
+                r.fail(f"links[{i}].endpoints",
+                       f"expected two 'namespace:interface', got {len(endpoints)}: {endpoints!r}")
+                continue
+            a, b = endpoints
             for key in ("addresses", "macs"):
                 if key in link:
                     link[key] = tuple(link[key])
@@ -213,15 +223,16 @@ def load(cls, text_or_path):
 
     source = "lab file"
     text = text_or_path
-    if isinstance(text_or_path, os.PathLike) or (
-        isinstance(text_or_path, str) and "\n" not in text_or_path and text_or_path.endswith((".yml", ".yaml"))
-    ):
+    looks_like_path = isinstance(text_or_path, str) and "\n" not in text_or_path and ":" not in text_or_path
+    if isinstance(text_or_path, os.PathLike) or looks_like_path:
         source = os.fspath(text_or_path)
         try:
             with open(source) as f:
                 text = f.read()
         except OSError as e:
-            raise TopologyError(f"{source}: cannot read the lab file: {e.strerror}") from None
+            raise TopologyError(
+                f"{source}: cannot read the lab file: {e.strerror}; give a path to a .yml file, or the YAML text"
+            ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -57,6 +57,15 @@ def _short(cls):
     return cls
 
 
+def _make(cls, what, *args, **options):
+    """Construct an entry; a misspelt option is a TopologyError naming it and the known ones."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        raise TopologyError(f"{what}: unknown option {unknown[0]!r}; known options: {', '.join(known[len(args):])}")
+    return cls(*args, **options)
+
+
 # --- the entries of a lab -------------------------------------------------------------------
 
 
@@ -364,14 +373,14 @@ class Topology:
         """Add a node (a host). Options: address, bridge (a Bridge, a dict or None),
         ip_forward, masquerade, underlay (False: not on the underlay)."""
         if isinstance(options.get("bridge"), dict):
-            options["bridge"] = Bridge(**options["bridge"])
-        node = Node(name, **options)
+            options["bridge"] = _make(Bridge, f"node {name!r}: bridge", **options["bridge"])
+        node = _make(Node, f"node {name!r}", name, **options)
         self.nodes.setdefault(name, node) is node or self._dupe("node", name)
         return node
 
     def add_container(self, name, node, **options):
         """Add a container on ``node``. Options: address, mac ("docker", "random" or a MAC), pod."""
-        container = Container(name, node, **options)
+        container = _make(Container, f"container {name!r}", name, node, **options)
         self.containers.setdefault(name, container) is container or self._dupe("container", name)
         return container
 
@@ -414,7 +423,7 @@ class Topology:
     def add_vxlan(self, ns, name, vni, **options):
         """Add a VXLAN device. Options: dstport, local, remote, dev, learning, master, mtu,
         address, mac."""
-        return self._append(self.vxlans, Vxlan(ns, name, vni, **options))
+        return self._append(self.vxlans, _make(Vxlan, f"vxlan {name!r} in {ns!r}", ns, name, vni, **options))
 
     def add_fdb(self, ns, dev, mac, dst=None):
         """Add a static FDB entry (``bridge fdb append``), e.g. head-end flooding on a VXLAN."""

@@ -158,6 +158,7 @@ def resolve(topo):
                 continue
             if name in owner:
                 c.fail(f"{kind} {name!r}: the name is already used by {owner[name]}; names must be unique in a lab")
+                continue
             owner[name] = f"{kind} {name!r}"
     interfaces = {ns: {"lo"} for ns in owner}
 
@@ -187,7 +188,8 @@ def resolve(topo):
             add_interface(node.name, "eth0", what)
             add_interface(topo.switch, node.name, what)
         elif node.address is not None:
-            c.fail(f"{what}: address {node.address!r} given but the node is not on an underlay")
+            c.fail(f"{what}: address {node.address!r} given but the node is not on an underlay; "
+                   "drop the address, or put the node on the underlay (underlay=True and a lab underlay subnet)")
         resolved_nodes[node.name] = ResolvedNode(node.name, address, node.bridge, None, None)
     for node in topo.nodes.values():  # default underlay addresses, in node order
         rn = resolved_nodes[node.name]
@@ -268,7 +270,8 @@ def resolve(topo):
             mac = c.mac(ctr.mac, f"{what}: mac")
         veth = names.veth_name(topo.name, ctr.name)
         add_interface(ctr.node, veth, what)
-        add_interface(ctr.name, "eth0", what)
+        if owner.get(ctr.name) == what:  # not when the name is refused, or is another's
+            add_interface(ctr.name, "eth0", what)
         resolved_containers[ctr.name] = ResolvedContainer(
             ctr.name, ctr.node, str(ip), net.prefixlen, mac, veth,
             names.derived_mac(topo.name, ctr.name, "veth"), topo.nodes[ctr.node].bridge.name,
@@ -448,8 +451,9 @@ def _steps(topo, r, underlay, veth_ends):
         add("up", node.name, dev=node.bridge.name)
 
     for rc in r.containers.values():
+        mtu = topo.nodes[rc.node].bridge.mtu  # Docker gives containers their network's MTU
         add("veth", rc.node, name=rc.veth, peer_ns=rc.name, peer="eth0", mac=rc.veth_mac,
-            peer_mac=rc.mac, mtu=None, master=rc.bridge, up=True)
+            peer_mac=rc.mac, mtu=None if mtu == 1500 else mtu, master=rc.bridge, up=True)
         add("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
         add("up", rc.name, dev="eth0")
         add("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)

@@ -39,12 +39,12 @@ def host_network_state():
 def host_untouched():
     """The whole suite leaves the host's namespace, /run/netns and the process table as found."""
     before = host_network_state()
-    engines_before = set(engines())
     yield
     after = host_network_state()
     for key in before:
         assert after[key] == before[key], f"the test suite changed the host's {key}"
-    assert set(engines()) <= engines_before, "a lab engine outlived the test suite"
+    ours = [pid for pid, ppid in engines() if ppid == os.getpid()]
+    assert not ours, f"lab engines outlived the test suite: {ours}"
 
 
 @pytest.fixture
