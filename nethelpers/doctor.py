@@ -64,7 +64,7 @@ def checks():
     mode = "rootless sandbox" if userns else ("root sandbox (no user namespace)" if root else "none")
     row("lab sandbox", userns or root, mode, "you need root or user namespaces; see above")
     for tool, (package, needed) in TOOLS.items():
-        path = shutil.which(tool)
+        path = shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
         row(f"tool {tool}", bool(path) or (None if not needed and not path else True),
             path or f"not found ({'needed' if needed else 'optional'})", f"apt-get install {package}")
         if not path and not needed:

@@ -341,8 +341,11 @@ def _private_resolver():
 
 
 def _lab_environment(env):
-    """The environment of lab commands: no proxy settings (nothing is reachable past the lab)."""
+    """The environment of lab commands: sbin on PATH (ip, nft live there), and no proxy
+    settings (nothing is reachable past the lab)."""
     env = dict(os.environ if env is None else env)
+    path = env.get("PATH", "/usr/bin:/bin").split(":")
+    env["PATH"] = ":".join(path + [d for d in ("/usr/sbin", "/sbin") if d not in path])  # ip, nft: sbin
     for key in list(env):
         if key.lower() in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy"):
             del env[key]

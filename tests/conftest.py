@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -11,7 +12,10 @@ from nethelpers.clean import engines
 
 
 def _run(*argv):
-    result = subprocess.run(argv, capture_output=True, text=True)
+    tool = shutil.which(argv[0], path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if tool is None:
+        return f"<{argv[0]} not installed>"
+    result = subprocess.run([tool, *argv[1:]], capture_output=True, text=True)
     return result.stdout if result.returncode == 0 else f"<{argv[0]} failed: {result.stderr.strip()}>"
 
 

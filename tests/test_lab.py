@@ -128,7 +128,7 @@ def test_commands_rebuild_the_same_lab_by_hand(two_nodes):
         f"echo '=== {ns}'; ip -n {ns} -j -d link show; ip -n {ns} -j addr show; ip -n {ns} -j route show"
         for ns in two_nodes.namespaces
     )
-    shell = f"set -e\nmount -t tmpfs tmpfs /run\nmkdir -p /run/netns\n{script}\n{dump}\n"
+    shell = f"set -e\nexport PATH=$PATH:/usr/sbin:/sbin\nmount -t tmpfs tmpfs /run\nmkdir -p /run/netns\n{script}\n{dump}\n"
     by_hand = subprocess.run([*sandbox_prefix(), "bash", "-c", shell], capture_output=True, text=True, timeout=60)
     assert by_hand.returncode == 0, by_hand.stderr
     sections = by_hand.stdout.split("=== ")[1:]

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from nethelpers import Lab, PrivilegeError, Topology
+from nethelpers import Lab, Topology
 from nethelpers.clean import clean, engines
+from nethelpers.sandbox import sandbox_prefix, userns_available
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_USER = "nethelpers-test"
@@ -170,3 +171,59 @@ def test_clean_ends_orphaned_engines_only():
 
 def _alive(pid):
     return os.path.exists(f"/proc/{pid}") and not _zombie(pid)
+
+
+SBIN = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+
+
+def _run_as(user, argv, **kwargs):
+    runuser = shutil.which("runuser", path=SBIN)
+    return subprocess.run([runuser, "-u", user, "--", *argv], capture_output=True, text=True, **kwargs)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs as an ordinary user already: the whole suite is this test")
+@pytest.mark.skipif(bool(os.environ.get("NETHELPERS_ROOTLESS_RUN")), reason="the inner, rootless run")
+def test_the_suite_passes_as_an_ordinary_user():
+    """R1: the same suite, run by a fresh ordinary user from a copy of the checkout."""
+    try:
+        pwd.getpwnam(TEST_USER)
+    except KeyError:
+        subprocess.run([shutil.which("useradd", path=SBIN), "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
+                       check=True)
+    probe = _run_as(TEST_USER, [sys.executable, "-c", "import pytest, yaml, nethelpers"],
+                    env={"PYTHONPATH": REPO, "PATH": "/usr/bin:/bin"})
+    assert probe.returncode == 0, (
+        f"{sys.executable} cannot run as {TEST_USER!r} ({probe.stderr.strip()[-300:]}); run the suite "
+        "with ./course test, whose venv is built on the system Python that every user can run"
+    )
+    with tempfile.TemporaryDirectory(prefix="nethelpers-rootless-") as home:
+        os.chmod(home, 0o755)
+        for part in ("nethelpers", "tests", "labs", "pyproject.toml"):
+            copy = shutil.copytree if os.path.isdir(os.path.join(REPO, part)) else shutil.copy
+            copy(os.path.join(REPO, part), os.path.join(home, part))
+        shutil.chown(home, TEST_USER)
+        run = _run_as(
+            TEST_USER, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+            cwd=home, timeout=900,
+            env={"HOME": home, "PATH": "/usr/bin:/bin", "PYTHONPATH": home, "PYTHONDONTWRITEBYTECODE": "1",
+                 "NETHELPERS_ROOTLESS_RUN": "1"},
+        )
+    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-500:]
+    assert run.returncode == 0 and " passed" in summary and "failed" not in summary, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+@pytest.mark.skipif(not userns_available(), reason="no user namespaces: the sandbox is root's, isolation by discipline")
+def test_the_sandbox_cannot_enter_the_hosts_network_namespace():
+    """R2: even handed a file descriptor of the host's namespace, the engine's sandbox gets EPERM."""
+    host = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        probe = subprocess.run(
+            [*sandbox_prefix(), sys.executable, "-c",
+             f"import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+             f"print(libc.setns({host}, 0x40000000), ctypes.get_errno())"],
+            pass_fds=[host], capture_output=True, text=True, timeout=30,
+        )
+    finally:
+        os.close(host)
+    assert probe.stdout.split() == ["-1", "1"], probe  # setns failed with EPERM
