@@ -13,6 +13,7 @@ framed by :mod:`nethelpers.wire`.
 """
 
 import ctypes
+import struct
 import os
 import select
 import signal
@@ -57,6 +58,37 @@ def mount(source, target, fstype, flags, data=None):
 
 def umount(target):
     _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
+
+
+ETH_P_ALL = 0x0003
+SOL_PACKET, PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC = 263, 1, 1
+SO_ATTACH_FILTER = 26
+
+
+def packet_socket(ifname, bpf=None, promisc=False, rcvbuf=None):
+    """An AF_PACKET socket on ``ifname`` of the current namespace, filtered before it is bound.
+
+    It is made with protocol 0 (it receives nothing), gets its BPF filter, then is bound to
+    the interface for every protocol: no packet slips in unfiltered or from another
+    interface. Promiscuous mode is a membership of this socket: it ends when the socket
+    closes, whoever holds it.
+    """
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        if rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if bpf:
+            program = ctypes.create_string_buffer(bpf)
+            fprog = struct.pack("HL", len(bpf) // 8, ctypes.addressof(program))
+            sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        sock.bind((ifname, ETH_P_ALL))
+        if promisc:
+            index = socket.if_nametoindex(ifname)
+            sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, struct.pack("iHH8s", index, PACKET_MR_PROMISC, 0, b""))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class StepError(Exception):
@@ -175,6 +207,54 @@ class Engine:
         self.namespaces.clear()
         return count
 
+    def open_packet_sockets(self, points, bpf=None, promisc=True, rcvbuf=4 << 20):
+        """Open one capture (or send) socket per ``(namespace, interface)``; pass them back.
+
+        The sockets are ready when this returns: whatever crosses those interfaces from then
+        on waits in their buffers until the client reads it.
+        """
+        socks = []
+        try:
+            for ns, ifname in points:
+                if ns not in self.namespaces:
+                    raise KeyError(f"no namespace {ns!r} in this lab")
+                self.enter(ns)
+                try:
+                    socks.append(packet_socket(ifname, bpf, promisc, rcvbuf))
+                except OSError as e:
+                    raise OSError(e.errno, f"{ns}:{ifname}: {e.strerror}") from None
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        finally:
+            self.enter(None)
+        return wire.WithFds(len(socks), [sock.detach() for sock in socks])
+
+    def netlink_dump(self, namespaces=None):
+        """Links and addresses of each namespace, read through netlink (pyroute2)."""
+        from pyroute2 import IPRoute
+
+        dump = {}
+        try:
+            for ns in namespaces or list(self.namespaces):
+                self.enter(ns)
+                with IPRoute() as ipr:
+                    links = [_link_record(msg) for msg in ipr.get_links()]
+                    addresses = [
+                        {"index": msg["index"], "address": f"{msg.get('address')}/{msg['prefixlen']}"}
+                        for msg in ipr.get_addr(family=socket.AF_INET)
+                    ]
+                    nsids = {}
+                    for other, (fd, _) in self.namespaces.items():
+                        nsid = ipr.get_netnsid(fd=fd).get("nsid") if other != ns else None
+                        if nsid is not None and 0 <= nsid < 2**31:  # -1: no id assigned
+                            nsids[nsid] = other
+                dump[ns] = {"links": links, "addresses": addresses, "nsids": nsids}
+        finally:
+            self.enter(None)
+        return dump
+
     def cancel(self):
         """A cancel that arrived after its request had ended: nothing left to stop."""
 
@@ -251,6 +331,24 @@ class Engine:
             wire.send(self.sock, reply, fds)
             for fd in fds:
                 os.close(fd)
+
+
+def _link_record(msg):
+    info = msg.get("IFLA_LINKINFO")
+    kind = info.get("IFLA_INFO_KIND") if info else None
+    data = info.get("IFLA_INFO_DATA") if info else None
+    record = {
+        "index": msg["index"], "name": msg.get("IFLA_IFNAME"), "kind": kind, "mac": msg.get("IFLA_ADDRESS"),
+        "mtu": msg.get("IFLA_MTU"), "master": msg.get("IFLA_MASTER"), "peer_index": msg.get("IFLA_LINK"),
+        "peer_nsid": msg.get("IFLA_LINK_NETNSID"), "state": msg.get("IFLA_OPERSTATE"),
+    }
+    if kind == "vxlan" and data:
+        record["vxlan"] = {
+            "vni": data.get("IFLA_VXLAN_ID"), "port": data.get("IFLA_VXLAN_PORT"),
+            "local": data.get("IFLA_VXLAN_LOCAL"), "remote": data.get("IFLA_VXLAN_GROUP"),
+            "dev": data.get("IFLA_VXLAN_LINK"), "learning": data.get("IFLA_VXLAN_LEARNING"),
+        }
+    return record
 
 
 def _communicate(proc, data, timeout, client):

@@ -469,7 +469,8 @@ def _steps(topo, r, underlay, veth_ends):
 
     for vx in topo.vxlans:
         add("vxlan", vx.ns, name=vx.name, vni=vx.vni, dstport=vx.dstport, local=vx.local,
-            remote=vx.remote, dev=vx.dev, learning=vx.learning, mac=vx.mac, mtu=vx.mtu,
+            remote=vx.remote, dev=vx.dev, learning=vx.learning,
+            mac=vx.mac or names.derived_mac(topo.name, vx.ns, vx.name), mtu=vx.mtu,
             master=vx.master)
         if vx.address:
             add("addr", vx.ns, dev=vx.name, address=vx.address)
