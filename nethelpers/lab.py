@@ -263,3 +263,35 @@ class Lab:
     def commands(self):
         """The ``ip``/``bridge``/``nft`` commands that build this lab by hand."""
         return self.topology.commands()
+
+    # --- packets ------------------------------------------------------------------------
+
+    def capture(self, points, filter=None, **options):
+        """Start capturing at ``points`` (``"ns:ifname"``...); returns a started AsyncCapture.
+
+        >>> cap = lab.capture(["c1:eth0", "c3:eth0"], filter="arp or icmp")  # doctest: +SKIP
+        >>> lab.exec("c1", "ping -c 1 172.17.0.3")                            # doctest: +SKIP
+        >>> cap.stop().table()                                                # doctest: +SKIP
+        """
+        from .capture import AsyncCapture
+
+        return AsyncCapture(self, points, filter, **options).start()
+
+    def sniff(self, points, filter=None, **options):
+        """Capture at ``points`` until ``while_running()`` returns (or count/timeout); a Capture."""
+        from .capture import sniff
+
+        return sniff(self, points, filter, **options)
+
+    def send(self, point, frame, count=1):
+        """Send a hand-made frame (scapy, or bytes) out of ``point`` (``"ns:ifname"``)."""
+        from .capture import parse_points
+
+        (ns, ifname), = parse_points([point], self.namespaces)
+        _, fds = self._engine().call_fds("open_packet_sockets", points=[(ns, ifname)], promisc=False, rcvbuf=None)
+        import socket
+
+        with socket.socket(fileno=fds[0]) as sock:
+            data = bytes(frame)
+            for _ in range(count):
+                sock.send(data)
