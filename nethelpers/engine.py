@@ -245,8 +245,11 @@ class Engine:
                         {"index": msg["index"], "address": f"{msg.get('address')}/{msg['prefixlen']}"}
                         for msg in ipr.get_addr(family=socket.AF_INET)
                     ]
+                    wanted = {link["peer_nsid"] for link in links if link["peer_nsid"] is not None}
                     nsids = {}
                     for other, (fd, _) in self.namespaces.items():
+                        if not wanted - nsids.keys():
+                            break  # every nsid a link names is known
                         nsid = ipr.get_netnsid(fd=fd).get("nsid") if other != ns else None
                         if nsid is not None and 0 <= nsid < 2**31:  # -1: no id assigned
                             nsids[nsid] = other
@@ -352,42 +355,56 @@ def _link_record(msg):
 
 
 def _communicate(proc, data, timeout, client):
-    """Feed stdin, collect stdout/stderr, stop at exit, timeout or client cancel."""
+    """Feed stdin, collect stdout/stderr, stop at exit, timeout or client cancel.
+
+    poll(), not select(): an engine with hundreds of namespaces holds fds past FD_SETSIZE.
+    """
     deadline = time.monotonic() + timeout
     out, err = bytearray(), bytearray()
     readers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
     writer = proc.stdin.fileno() if data else None
     if not data:
         proc.stdin.close()
+    poller = select.poll()
     for fd in readers:
         os.set_blocking(fd, False)
+        poller.register(fd, select.POLLIN)
+    poller.register(client, select.POLLIN)
+    if writer is not None:
+        os.set_blocking(writer, False)
+        poller.register(writer, select.POLLOUT)
     status = "exited"
     while readers:
         wait = deadline - time.monotonic()
         if wait <= 0:
             status = "timeout"
             break
-        rlist = list(readers) + [client]
-        r, w, _ = select.select(rlist, [writer] if writer is not None else [], [], wait)
-        if client in r:  # the client cancels with a frame of its own (or hangs up: EOF)
+        events = dict(poller.poll(wait * 1000))
+        if client.fileno() in events:  # the client cancels with a frame of its own (or hangs up: EOF)
             try:
                 wire.recv(client)
             except EOFError:
                 os._exit(0)
             status = "cancelled"
             break
-        for fd in r:
-            chunk = os.read(fd, 65536)
-            if chunk:
-                readers[fd] += chunk
-            else:
-                del readers[fd]
-        if w:
-            sent = os.write(writer, data[:65536])
-            data = data[sent:]
-            if not data:
-                proc.stdin.close()
-                writer = None
+        for fd, event in events.items():
+            if fd in readers:
+                chunk = os.read(fd, 65536)
+                if chunk:
+                    readers[fd] += chunk
+                else:
+                    del readers[fd]
+                    poller.unregister(fd)
+            elif fd == writer:
+                try:
+                    sent = os.write(writer, data[:65536])
+                except BrokenPipeError:
+                    sent = len(data)
+                data = data[sent:]
+                if not data:
+                    poller.unregister(writer)
+                    proc.stdin.close()
+                    writer = None
     if status != "exited":
         _kill_group(proc, signal.SIGKILL)
     for stream in (proc.stdin, proc.stdout, proc.stderr):

@@ -36,10 +36,15 @@ def userns_available():
 
 
 def sandbox_prefix():
-    """The ``unshare`` command line that wraps an engine on this machine."""
+    """The ``unshare`` command line that wraps an engine on this machine.
+
+    With user namespaces the engine is root only over its own namespaces. Root can choose the
+    sandbox without one (``NETHELPERS_USERNS=0``): the same namespaces, real root inside, which
+    tools that change users (tcpdump drops to its own user) need.
+    """
     if not shutil.which("unshare"):
         raise PrivilegeError(f"`unshare` (util-linux) is not installed; {DOCTOR_HINT}")
-    if userns_available():
+    if userns_available() and os.environ.get("NETHELPERS_USERNS", "1") != "0":
         return ["unshare", *USERNS, *SANDBOX]
     if os.geteuid() == 0:
         return ["unshare", *SANDBOX]

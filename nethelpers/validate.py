@@ -130,13 +130,20 @@ def _host_in(checker, ip, net, what, used):
     return True
 
 
-def _next_free(net, used, skip=0):
-    for i, host in enumerate(net.hosts()):
-        if i < skip:
-            continue
-        if host not in used:
-            return host
-    return None
+class _Allocator:
+    """Hands out a subnet's host addresses in order, skipping used ones, in O(1) per address."""
+
+    def __init__(self, net, used, skip=0):
+        self.hosts = net.hosts()
+        self.used = used
+        for _ in range(skip):
+            next(self.hosts, None)
+
+    def next(self):
+        for host in self.hosts:
+            if host not in self.used:
+                return host
+        return None
 
 
 def resolve(topo):
@@ -191,10 +198,11 @@ def resolve(topo):
             c.fail(f"{what}: address {node.address!r} given but the node is not on an underlay; "
                    "drop the address, or put the node on the underlay (underlay=True and a lab underlay subnet)")
         resolved_nodes[node.name] = ResolvedNode(node.name, address, node.bridge, None, None)
+    under_alloc = _Allocator(underlay, under_used, skip=1) if underlay is not None else None  # .1: the router
     for node in topo.nodes.values():  # default underlay addresses, in node order
         rn = resolved_nodes[node.name]
         if node.underlay and has_underlay and underlay is not None and node.address is None:
-            ip = _next_free(underlay, under_used, skip=1)  # .1 is the LAN's router, as usual
+            ip = under_alloc.next()
             if ip is None:
                 c.fail(f"node {node.name!r}: the underlay {underlay} has no free address left")
             else:
@@ -222,7 +230,7 @@ def resolve(topo):
         gw = c.ip(b.address, f"{what} {b.name} address") if b.address else next(net.hosts(), None)
         if _host_in(c, gw, net, f"{what} {b.name} address", used):
             used[gw] = f"bridge {b.name} of {node.name!r}"
-        bridge_nets[node.name] = (net, gw, used)
+        bridge_nets[node.name] = (net, gw, used, _Allocator(net, used))
         rn = resolved_nodes[node.name]
         rn.bridge_address = f"{gw}/{net.prefixlen}"
         rn.bridge_mac = mac
@@ -242,7 +250,7 @@ def resolve(topo):
             continue
         if ctr.node not in bridge_nets:
             continue
-        net, gw, used = bridge_nets[ctr.node]
+        net, gw, used, _ = bridge_nets[ctr.node]
         ip = None
         if ctr.address is not None:
             ip = c.ip(ctr.address, f"{what}: address")
@@ -253,9 +261,9 @@ def resolve(topo):
         pending.append((ctr, ip))
     for ctr, ip in pending:  # default addresses: next free from .2, in creation order
         what = f"container {ctr.name!r}"
-        net, gw, used = bridge_nets[ctr.node]
+        net, gw, used, allocator = bridge_nets[ctr.node]
         if ctr.address is None:
-            ip = _next_free(net, used)
+            ip = allocator.next()
             if ip is None:
                 c.fail(f"{what}: the subnet {net} of node {ctr.node!r} has no free address left")
                 continue
@@ -420,6 +428,9 @@ def _steps(topo, r, underlay, veth_ends):
         if not topo.ipv6:
             add("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
             add("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
+        # No IGMP reports for link-local groups (a bridge joins 224.0.0.106): they would
+        # flood to every container and interleave with the packets a lesson is about.
+        add("sysctl", ns, key="net.ipv4.igmp_link_local_mcast_reports", value="0")
         if ns not in bare:
             add("up", ns, dev="lo")
     for node in topo.nodes.values():
