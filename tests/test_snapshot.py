@@ -1,0 +1,177 @@
+"""Kernel tables beside packets: what a ping, MASQUERADE and a forged ARP reply change."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from nethelpers import Lab, Table, TopologyError
+from nethelpers.packets import arp_reply
+from nethelpers.snapshot import Snapshot, diff, watch
+
+LABS = Path(__file__).resolve().parent.parent / "labs"
+PING = "ping -c 1 -W 2"
+MAC = {"c1": "02:42:ac:11:00:02", "c2": "02:42:ac:11:00:03", "c3": "02:42:ac:11:00:04"}
+# c3 says "172.17.0.3 is at my MAC" to c1: ARP spoofing
+FORGED = dict(src_mac=MAC["c3"], src_ip="172.17.0.3", dst_mac=MAC["c1"], dst_ip="172.17.0.2")
+
+
+@pytest.fixture
+def one_node():
+    with Lab(LABS / "one-node.yml") as lab:
+        yield lab
+
+
+@pytest.fixture
+def two_nodes():
+    with Lab(LABS / "two-nodes.yml") as lab:
+        yield lab
+
+
+def veth(lab, container):
+    return lab.resolved.containers[container].veth
+
+
+def test_ping_adds_fdb_entries_and_neighbour_entries(one_node):
+    lab = one_node
+    with watch(lab) as w:
+        assert lab.exec("c1", f"{PING} 172.17.0.3").ok
+    assert w.diff.rows == [
+        # the bridge learned each sender's MAC on the port it came in by
+        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c1"], "dev": veth(lab, "c1")},
+        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c2"], "dev": veth(lab, "c2")},
+        # c1 asked and got a unicast reply: REACHABLE
+        {"namespace": "c1", "table": "neighbours", "change": "+", "address": "172.17.0.3", "mac": MAC["c2"],
+         "dev": "eth0", "state": "REACHABLE"},
+        # c2 learned c1 from the request that asked for its own address (a STALE entry), then
+        # sent its echo reply through that entry: DELAY, until it re-validates it about 5 s later
+        {"namespace": "c2", "table": "neighbours", "change": "+", "address": "172.17.0.2", "mac": MAC["c1"],
+         "dev": "eth0", "state": "DELAY"},
+    ]
+    assert w.diff.columns == ["namespace", "table", "change", "address", "mac", "dev", "state"]
+    assert w.before["node1", "fdb"].where(kind="learned").rows == []
+    assert w.after["c1", "neighbours"].one(address="172.17.0.3")["mac"] == MAC["c2"]
+    # the same ping again learns nothing new; states that move with time do not count
+    with watch(lab) as again:
+        assert lab.exec("c1", f"{PING} 172.17.0.3").ok
+    assert again.diff.rows == []
+
+
+def test_snapshot_reads_the_fdb_only_where_a_bridge_is(one_node):
+    snap = Snapshot.take(one_node)
+    assert sorted(ns for ns, table in snap.tables if table == "fdb") == ["lan", "node1"]
+    assert all((ns, "neighbours") in snap.tables and (ns, "conntrack") in snap.tables for ns in one_node.namespaces)
+    assert len(snap["node1", "conntrack"]) == 0  # nothing asked node1 to track connections
+    only = Snapshot.take(one_node, "c1", what="neighbours")
+    assert list(only.tables) == [("c1", "neighbours")]
+    with pytest.raises(ValueError, match="unknown table 'routes'; choose among fdb, neighbours, conntrack"):
+        Snapshot.take(one_node, what=("routes",))
+    with pytest.raises(TopologyError, match="namespace 'c9' is not in lab 'one-node'"):
+        Snapshot.take(one_node, ["c9"])
+
+
+def wait_for_igmp_report(lab, ns, timeout=5):
+    """Once tracking is on (node1 has a NAT rule), the IGMP report that docker0 sends after it
+    joins 224.0.0.106 (multicast router discovery) makes a conntrack entry too, at a random time
+    within about 1 s of the build: wait for it, so that it is not counted as the ping's."""
+    deadline = time.monotonic() + timeout
+    while not lab.conntrack(ns).where(dst="224.0.0.22") and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_masquerade_adds_one_conntrack_entry_on_the_node(two_nodes):
+    lab = two_nodes
+    wait_for_igmp_report(lab, "node1")
+    with watch(lab) as w:
+        assert lab.exec("c1", f"{PING} 10.168.0.3").ok
+    assert w.diff.where(table="conntrack").rows == [
+        # node2 answered node1's own address: MASQUERADE rewrote the source on the way out
+        {"namespace": "node1", "table": "conntrack", "change": "+", "proto": "icmp", "src": "172.17.0.2",
+         "dst": "10.168.0.3", "reply src": "10.168.0.3", "reply dst": "10.168.0.2"},
+    ]
+    # flushed, the entry shows as removed
+    with watch(lab, ["node1"], what="conntrack") as flushed:
+        lab.exec("node1", "conntrack -F", check=True)
+    assert set(flushed.diff.column("change")) == {"-"}
+    assert flushed.diff.one(proto="icmp")["reply dst"] == "10.168.0.2"
+
+
+def test_forged_arp_reply_replaces_the_neighbour_entry_after_locktime(one_node):
+    lab = one_node
+    assert lab.exec("c1", f"{PING} 172.17.0.3").ok
+    # The kernel takes an ARP reply for an entry it already has (arp_accept matters only for
+    # creating entries), whatever the entry's state, REACHABLE included: but not within
+    # `locktime` of the entry's last update ("if several different ARP replies follow
+    # back-to-back, use the FIRST one", net/ipv4/arp.c). The default is 100 (1/100 s): 1 s.
+    locktime = int(lab.sysctl("c1", "net.ipv4.neigh.eth0.locktime")) / 100
+    assert locktime == 1.0
+    time.sleep(locktime + 0.2)
+    with watch(lab) as w:
+        lab.send("c3:eth0", arp_reply(**FORGED))
+        time.sleep(0.1)  # the frame is sent; let c1 and the bridge take it
+    assert w.before["c1", "neighbours"].one(address="172.17.0.3") == {
+        "address": "172.17.0.3", "mac": MAC["c2"], "dev": "eth0", "state": "REACHABLE"}
+    assert w.after["c1", "neighbours"].one(address="172.17.0.3") == {
+        "address": "172.17.0.3", "mac": MAC["c3"], "dev": "eth0", "state": "REACHABLE"}  # a unicast reply
+    assert w.diff.rows == [
+        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c3"], "dev": veth(lab, "c3")},
+        {"namespace": "c1", "table": "neighbours", "change": "~", "address": "172.17.0.3", "mac": MAC["c3"],
+         "dev": "eth0", "state": "REACHABLE", "was": f"mac {MAC['c2']}"},
+    ]
+    # and c1's next ping to 172.17.0.3 goes to c3, which drops it (not its address)
+    seen = lab.sniff(["c3:eth0"], filter="icmp", while_running=lambda: lab.exec("c1", "ping -c 1 -W 1 172.17.0.3"))
+    assert [p.summary().split(" id ")[0] for p in seen] == ["ICMP echo-request 172.17.0.2 > 172.17.0.3"]
+
+
+def test_forged_arp_reply_within_locktime_is_ignored(one_node):
+    lab = one_node
+    # 10 s of locktime, so that the forged reply surely comes within it even on a slow machine
+    lab.sysctl("c1", "net.ipv4.neigh.eth0.locktime", 1000)
+    assert lab.exec("c1", f"{PING} 172.17.0.3").ok
+    with watch(lab) as w:
+        lab.send("c3:eth0", arp_reply(**FORGED))
+        time.sleep(0.1)
+    # the bridge learned c3's MAC from the frame's source; c1 kept the first answer
+    assert w.diff.rows == [
+        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c3"], "dev": veth(lab, "c3")},
+    ]
+    assert lab.neighbours("c1").one(address="172.17.0.3")["mac"] == MAC["c2"]
+
+
+def _snapshot(tables):
+    return Snapshot(tables, sorted({ns for ns, _ in tables}), ("fdb", "neighbours", "conntrack"))
+
+
+def test_diff_of_hand_made_snapshots():
+    """No kernel: moved FDB entries, neighbour states (only when asked), removals."""
+    fdb = ["mac", "dev", "master", "dst", "vlan", "kind", "self"]
+    neigh = ["address", "mac", "dev", "state"]
+    before = _snapshot({
+        ("n", "fdb"): Table("fdb", fdb, [
+            {"mac": "02:00:00:00:00:01", "dev": "vethA", "master": "br0", "kind": "learned", "self": False},
+            {"mac": "02:00:00:00:00:02", "dev": "vethB", "master": "br0", "kind": "learned", "self": False},
+        ]),
+        ("c", "neighbours"): Table("n", neigh, [{"address": "10.0.0.1", "mac": "02:00:00:00:00:01", "dev": "eth0",
+                                                 "state": "REACHABLE"}]),
+    })
+    after = _snapshot({
+        ("n", "fdb"): Table("fdb", fdb, [
+            {"mac": "02:00:00:00:00:01", "dev": "vethC", "master": "br0", "kind": "learned", "self": False},
+            {"mac": "02:00:00:00:00:03", "dev": "vxlan0", "dst": "10.168.0.3", "kind": "permanent", "self": True},
+        ]),
+        ("c", "neighbours"): Table("n", neigh, [{"address": "10.0.0.1", "mac": "02:00:00:00:00:01", "dev": "eth0",
+                                                 "state": "STALE"}]),
+    })
+    assert diff(before, after).rows == [
+        {"namespace": "n", "table": "fdb", "change": "~", "mac": "02:00:00:00:00:01", "dev": "vethC",
+         "was": "dev vethA"},
+        {"namespace": "n", "table": "fdb", "change": "-", "mac": "02:00:00:00:00:02", "dev": "vethB"},
+        {"namespace": "n", "table": "fdb", "change": "+", "mac": "02:00:00:00:00:03", "dev": "vxlan0",
+         "dst": "10.168.0.3"},
+    ]
+    states = before.diff(after, states=True)
+    assert states.where(table="neighbours").rows == [
+        {"namespace": "c", "table": "neighbours", "change": "~", "address": "10.0.0.1", "mac": "02:00:00:00:00:01",
+         "dev": "eth0", "state": "STALE", "was": "state REACHABLE"},
+    ]
+    assert "was" in str(states) and "<table>" in states._repr_html_()
