@@ -12,6 +12,7 @@ TOOLS = {
     "ip": ("iproute2", True), "bridge": ("iproute2", True), "unshare": ("util-linux", True),
     "nft": ("nftables", True), "ping": ("iputils-ping", True), "sysctl": ("procps", True),
     "conntrack": ("conntrack", False), "tcpdump": ("tcpdump", False), "tshark": ("tshark", False),
+    "brctl": ("bridge-utils", False), "ifconfig": ("net-tools", False),
 }
 
 # Each probe runs in a bare namespace of a throw-away lab: (feature, command, what to do).

@@ -308,7 +308,8 @@ class Engine:
             raise KeyError(f"no namespace {ns!r} in this lab")
         self.enter(ns)
         try:
-            return subprocess.Popen(argv, env=_lab_environment(env), start_new_session=True, **streams)
+            return subprocess.Popen(argv, env=_lab_environment(env), start_new_session=True,
+                                    preexec_fn=_own_sysfs, **streams)
         finally:
             self.enter(None)
 
@@ -453,6 +454,19 @@ def _private_resolver():
         mount(path, "/etc/resolv.conf", None, MS_BIND)
     except OSError:
         pass  # a dangling symlink into the host's /run: resolution fails fast already
+
+
+MS_REC, MS_SLAVE, CLONE_NEWNS = 16384, 1 << 19, 0x00020000
+
+
+def _own_sysfs():
+    """In a command's child: a mount namespace of its own with a sysfs of its network
+    namespace, as `ip netns exec` does, so that /sys/class/net (brctl, ifconfig) shows the
+    lab namespace's interfaces, not the engine's."""
+    if (_libc.unshare(CLONE_NEWNS) == 0
+            and _libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None) == 0
+            and _libc.umount2(b"/sys", MNT_DETACH) == 0):
+        _libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None)
 
 
 def _lab_environment(env):
