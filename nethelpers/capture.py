@@ -324,8 +324,9 @@ class Capture(list):
             counts[p.point] = counts.get(p.point, 0) + 1
         return counts
 
-    def table(self, title="capture"):
-        """One row per packet: time since the first, point, direction, what it is."""
+    def table(self, title="capture", times=True):
+        """One row per packet: time since the first (unless ``times=False``, for output that
+        repeats from run to run), point, direction, what it is."""
         from .state import Table
 
         t0 = self[0].time if self else 0
@@ -334,7 +335,8 @@ class Capture(list):
              "packet": p.summary()}
             for i, p in enumerate(self)
         ]
-        return Table(title, ["#", "ms", "point", "dir", "packet"], rows)
+        columns = ["#", "ms", "point", "dir", "packet"] if times else ["#", "point", "dir", "packet"]
+        return Table(title, columns, rows)
 
     def journeys(self):
         """The same packet recognised across points: see :func:`nethelpers.journey.journeys`."""
