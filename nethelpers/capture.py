@@ -429,6 +429,7 @@ def read_pcap(path):
     """Yield Packets from a pcap or pcapng file; points come from pcapng interface names."""
     from scapy.utils import PcapReader
 
+    path = os.fspath(path)
     default = os.path.splitext(os.path.basename(path))[0].replace("-", ":", 1)
     with PcapReader(path) as reader:
         for frame in reader:
