@@ -334,12 +334,14 @@ class Journeys(list):
         super().__init__(items)
         self.t0 = t0
 
-    def table(self, title="packet journeys"):
-        """One row per sighting: journey number, ms since the capture's first packet, point,
-        direction, the point it came from, the packet, and what changed on that hop."""
+    def table(self, title="packet journeys", times=True):
+        """One row per sighting: journey number, ms since the capture's first packet (unless
+        ``times=False``, for output that repeats from run to run), point, direction, the point
+        it came from, the packet, and what changed on that hop."""
         from .state import Table
 
-        return Table(title, COLUMNS, [row for journey in self for row in journey.rows(self.t0)])
+        columns = COLUMNS if times else [c for c in COLUMNS if c != "ms"]
+        return Table(title, columns, [row for journey in self for row in journey.rows(self.t0)])
 
     def for_packet(self, text):
         """The journeys with ``text`` in a sighting's description (``"echo-request"``,

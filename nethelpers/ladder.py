@@ -304,12 +304,13 @@ def escape(text, keep=""):
     return "".join(c if c in keep else _ESCAPES.get(c, c) for c in text)
 
 
-def mermaid(capture, points=None, max_rows=60):
+def mermaid(capture, points=None, max_rows=60, times=True):
     """A capture's ladder diagram as Mermaid ``sequenceDiagram`` text.
 
     One participant per point (aliased to its ``ns:ifname``), a ``Note`` with each
     journey's time, one message per hop (a flood is several messages from one point), at
-    most ``max_rows`` messages. Show it in JupyterLab with :func:`markdown`.
+    most ``max_rows`` messages (``times=False`` leaves the times out of the notes, for
+    output that repeats from run to run). Show it in JupyterLab with :func:`markdown`.
 
     >>> print(cap.mermaid())  # doctest: +SKIP
     sequenceDiagram
@@ -332,7 +333,7 @@ def mermaid(capture, points=None, max_rows=60):
         if messages >= max_rows:
             hidden += len(hops)
             continue
-        note = f"journey {journey.number} at {_ms(first, t0)} ms"
+        note = f"journey {journey.number}" + (f" at {_ms(first, t0)} ms" if times else "")
         if not hops:
             note += f" {short(first.summary())} ({first.direction})"
         lines.append(f"    Note over {ids[first.point]}: {escape(note)}")
