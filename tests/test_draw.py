@@ -157,7 +157,7 @@ def test_bare_namespaces_and_bad_points():
             topology(lab, highlight=["ns1:eth9"])
 
 
-def test_drawing_needs_neither_pyplot_nor_a_kernel():
+def test_drawing_needs_neither_pyplot_nor_a_kernel(tmp_path):
     script = """
 import sys
 from nethelpers.discover import from_dump
@@ -171,9 +171,11 @@ assert found.links() == [("a", "x", "b", "y")], found.links()
 topology(found).savefig(sys.argv[1])
 print("matplotlib.pyplot" in sys.modules)
 """
-    result = subprocess.run([sys.executable, "-c", script, "/dev/null"], capture_output=True, text=True, cwd=ROOT)
+    png = tmp_path / "drawn.png"
+    result = subprocess.run([sys.executable, "-c", script, str(png)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+    assert png.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.slow
