@@ -143,3 +143,13 @@ def test_commands_rebuild_the_same_lab_by_hand(two_nodes):
         for ours, theirs in zip(by_lab, hand):
             keep = [c for c in ours.columns if c not in ("state", "flags")]  # carrier settles with time
             assert [{k: r[k] for k in keep} for r in ours] == [{k: r[k] for k in keep} for r in theirs], ns
+
+
+def test_random_mac_on_request_and_ipv6_on_request():
+    topo = Topology("macs", underlay=None, ipv6=True)
+    topo.add_node("node1")
+    topo.add_container("c1", node="node1", mac="random")
+    with Lab(topo) as lab:
+        mac = lab.links("c1").one(name="eth0")["mac"]
+        assert not mac.startswith("02:42:ac:11") and int(mac[:2], 16) & 2  # the kernel's random, local MAC
+        assert lab.sysctl("c1", "net.ipv6.conf.all.disable_ipv6") == "0"

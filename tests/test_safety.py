@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from nethelpers import Lab, Topology
+from nethelpers import Lab, PrivilegeError, Topology
 from nethelpers.clean import clean, engines
 from nethelpers.sandbox import sandbox_prefix, userns_available
 
@@ -227,3 +227,12 @@ def test_the_sandbox_cannot_enter_the_hosts_network_namespace():
     finally:
         os.close(host)
     assert probe.stdout.split() == ["-1", "1"], probe  # setns failed with EPERM
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root always has a sandbox; the ordinary-user run checks this")
+def test_no_privileges_and_no_user_namespaces_points_to_the_doctor(monkeypatch):
+    monkeypatch.setenv("NETHELPERS_USERNS", "0")  # as if the kernel refused user namespaces
+    topo = Topology("refused", underlay=None)
+    topo.add_namespace("a")
+    with pytest.raises(PrivilegeError, match=r"python -m nethelpers doctor"):
+        Lab(topo)
