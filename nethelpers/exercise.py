@@ -30,7 +30,7 @@ def check(question, prediction, observed, explanation=""):
     """
     if prediction == observed:
         display(Markdown(f"**Correct** ({question}): {_shown(observed)}. {explanation}".rstrip()))
-        return True
+        return None
     if isinstance(prediction, (set, frozenset)) and isinstance(observed, (set, frozenset)):
         missing, extra = prediction - observed, observed - prediction
         detail = []

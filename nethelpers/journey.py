@@ -313,11 +313,12 @@ class Journey:
             })
         return rows
 
-    def table(self, t0=None):
+    def table(self, t0=None, times=True):
         """One row per sighting (see :meth:`Journeys.table`)."""
         from .state import Table
 
-        return Table(f"journey {self.number}: {self.description}", COLUMNS,
+        columns = COLUMNS if times else [c for c in COLUMNS if c != "ms"]
+        return Table(f"journey {self.number}: {self.description}", columns,
                      self.rows(self.packets[0].time if t0 is None else t0))
 
     def __repr__(self):

@@ -130,7 +130,7 @@ def _rows(trips, keep):
     return placed, row + 1
 
 
-def ladder(capture, points=None, title=None, ax=None, max_rows=60):
+def ladder(capture, points=None, title=None, ax=None, max_rows=60, times=True):
     """Draw a capture as a ladder diagram; returns the matplotlib Figure.
 
     Args:
@@ -140,6 +140,8 @@ def ladder(capture, points=None, title=None, ax=None, max_rows=60):
         title: the figure's title (default: how many packets, at how many points).
         ax: a matplotlib Axes to draw on (default: a new figure, sized for the points and rows).
         max_rows: rows drawn at most; later sightings are counted in a note, not drawn.
+        times: label rows with ms since the first packet (False: no labels, for figures
+            that repeat from run to run).
 
     The figure's ``ladder_arrows`` attribute is the number of arrows drawn (one per hop
     drawn), ``ladder_rows`` the number of rows, ``ladder_hidden`` the sightings left out.
@@ -222,7 +224,7 @@ def ladder(capture, points=None, title=None, ax=None, max_rows=60):
     for j, i, r in shown:
         if r != last:
             ticks.append(r)
-            labels.append(f"{_ms(j.packets[i], t0)} ms")
+            labels.append(f"{_ms(j.packets[i], t0)} ms" if times else "")
             last = r
     ax.set_yticks(ticks, labels, fontsize=7)
     ax.set_xticks([])

@@ -39,12 +39,12 @@ class Table:
         """The values of one column, in row order."""
         return [row.get(name) for row in self.rows]
 
-    def where(self, **match):
+    def where(self, /, **match):
         """The rows whose columns equal every value given, as a new Table."""
         rows = [r for r in self.rows if all(r.get(k) == v for k, v in match.items())]
         return Table(self.title, self.columns, rows)
 
-    def one(self, **match):
+    def one(self, /, **match):
         """The single row that matches; raises LookupError unless exactly one does."""
         rows = self.where(**match).rows
         if len(rows) != 1:

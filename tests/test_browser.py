@@ -1,0 +1,130 @@
+"""A real browser: JupyterLab in headless Chromium runs the container-to-container notebook.
+
+The server is started on 127.0.0.1 with a token, on a copy of the notebook (JupyterLab saves
+outputs back into the file it runs), with HOME and Jupyter's directories of its own. Chromium is
+Debian's, driven by Playwright; nothing is downloaded. A screenshot of the finished notebook is
+kept in ``build/screenshots/``.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = "04-container-to-container.ipynb"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(os.environ.get("NETHELPERS_ROOTLESS_RUN")), reason="run once, by the outer suite"),
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (./course test installs it)"),
+]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return reply.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:  # not listening yet
+        return None
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """A JupyterLab server on a copy of the course; yields (base url, token)."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "labs", course / "labs")
+    (course / "notebooks").mkdir()
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, course / "notebooks" / NOTEBOOK)
+    token, port = secrets.token_hex(16), _free_port()
+    env = dict(os.environ, HOME=str(tmp_path / "home"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), PYTHONPATH=str(ROOT))
+    (tmp_path / "config").mkdir()
+    # No news toast, no announcements: nothing between the test and the notebook.
+    (tmp_path / "config" / "labconfig").mkdir()
+    (tmp_path / "config" / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={course / 'notebooks'}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=course,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while _status(f"{base}/api/status?token={token}") != 200:
+            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "JupyterLab did not start in 60 s"
+            time.sleep(0.2)
+        yield base, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_jupyterlab_answers_with_the_token_and_refuses_without(jupyterlab):
+    base, token = jupyterlab
+    assert _status(f"{base}/api/contents?token={token}") == 200
+    assert _status(f"{base}/api/contents") == 403
+
+
+def test_the_notebook_runs_in_chromium_with_figures_ladder_and_widget(jupyterlab):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, token = jupyterlab
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+            page.wait_for_selector(".jp-Notebook", timeout=60_000)
+            # The execution indicator says idle before a kernel exists: wait for the kernel's name too.
+            page.wait_for_selector(".jp-Toolbar-kernelName:has-text('Python 3')", timeout=60_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            code_cells = page.locator(".jp-CodeCell").count()
+            deadline = time.monotonic() + 180
+            while True:
+                prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+                done = [p for p in prompts if p.strip().startswith("[") and p.strip()[1:-1].strip().isdigit()]
+                busy = any("*" in p for p in prompts)
+                if len(done) == code_cells and not busy:
+                    break
+                assert time.monotonic() < deadline, f"cells still running after 180 s: {prompts}"
+                time.sleep(0.5)
+            page.screenshot(path=str(SCREENSHOTS / "04-container-to-container.png"), full_page=True)
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            assert page.locator(".jp-RenderedText:has-text('Traceback')").count() == 0, errors.all_inner_texts()
+            images = page.locator(".jp-OutputArea-output .jp-RenderedImage img")
+            assert images.count() >= 2  # the topology with the path, and the ladder diagram
+            assert all(box and box["width"] > 300 for box in (img.bounding_box() for img in images.all()))
+            assert page.locator(".jp-RenderedMarkdown .jp-RenderedMermaid svg, .jp-RenderedMermaid svg").count() >= 1
+            assert page.locator(".jp-OutputArea-output .jupyter-widgets").count() >= 1
+        finally:
+            browser.close()
