@@ -18,6 +18,7 @@ The two forms take the same arguments, as scapy's ``AsyncSniffer`` and ``sniff``
 """
 
 import array
+import errno
 import os
 import select
 import socket
@@ -231,6 +232,10 @@ class AsyncCapture:
                         try:
                             raw, anc, _, address = sock.recvmsg(65535, ancsize)
                         except BlockingIOError:
+                            break
+                        except OSError as e:
+                            if e.errno != errno.ENETDOWN:  # the interface went down: reported once
+                                raise
                             break
                         stamp = time.time()
                         for level, kind, data in anc:

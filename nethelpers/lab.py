@@ -15,6 +15,7 @@ with it. A Lab built again under the same name in the same process replaces the 
 so a notebook cell run twice gives the same lab, not two.
 """
 
+import os
 import shlex
 import threading
 import weakref
@@ -61,7 +62,8 @@ class Process:
 
     def __repr__(self):
         state_ = "running" if self.returncode is None else f"exited {self.returncode}"
-        return f"<Process {shlex.join(self.argv)!r} in {self.namespace}: {state_}>"
+        shown = shlex.join([os.path.basename(self.argv[0]), *self.argv[1:]])  # no machine-specific path
+        return f"<Process {shown!r} in {self.namespace}: {state_}>"
 
     def poll(self):
         """The exit status, or None while it runs."""

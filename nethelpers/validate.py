@@ -470,6 +470,7 @@ def _steps(topo, r, underlay, veth_ends):
         add("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
 
     for veth, ((ns_a, dev_a), (ns_b, dev_b)), addresses, macs in veth_ends:
+        macs = [m or names.derived_mac(topo.name, ns, dev) for m, (ns, dev) in zip(macs, ((ns_a, dev_a), (ns_b, dev_b)))]
         add("veth", ns_a, name=dev_a, peer_ns=ns_b, peer=dev_b, mac=macs[0], peer_mac=macs[1],
             mtu=veth.mtu, master=None, up=veth.up)
         if veth.up:
