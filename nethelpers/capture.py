@@ -121,6 +121,9 @@ def parse_points(points, namespaces=None):
 class AsyncCapture:
     """Capture at several points in the background; :meth:`stop` returns a :class:`Capture`.
 
+    Packets seen at the same instant are ordered as the points are given: list a bridge's
+    ports before the bridge, so that a frame reads as entering the port, then the bridge.
+
     Args:
         lab: the Lab whose namespaces hold the points (None with ``offline``).
         points: ``"ns:ifname"`` strings or ``(ns, ifname)`` pairs.
@@ -249,7 +252,11 @@ class AsyncCapture:
                             self._stop.set()
                             deadline = time.monotonic()
         finally:
-            self.packets.sort(key=lambda p: p.time)
+            # Time order; a bridge port and its bridge share a timestamp, so ties go by
+            # direction (the sender first), then by the order the points were given: the
+            # same capture always reads the same way, whichever socket was read first.
+            order = {name: i for i, name in enumerate(names.values())}
+            self.packets.sort(key=lambda p: (p.time, p.direction != "out", order[p.point]))
             for sock, point in zip(self.socks, names.values()):
                 stats = sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
                 self.drops[point] = struct.unpack("II", stats)[1]
