@@ -87,7 +87,7 @@ def _kernel_rows():
         with Lab(topo) as lab:
             for feature, command, todo in PROBES:
                 tool = command.split()[0]
-                if not shutil.which(tool):
+                if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
                     rows.append({"check": f"kernel: {feature}", "result": "skipped", "detail": f"needs `{tool}`",
                                  "what to do": ""})
                     continue

@@ -258,6 +258,30 @@ class Engine:
             self.enter(None)
         return dump
 
+    def settle(self, timeout=2.0):
+        """Wait until every interface's operational state agrees with its carrier.
+
+        The kernel sets a carrier at once but reports the state `ip` prints (UP, DOWN, and a
+        route's `linkdown`) through its link watcher, up to a second later for a bridge.
+        Returns the seconds waited; interfaces still changing at the timeout are left so.
+        """
+        from .netlink import IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN, IF_OPER_UNKNOWN, IF_OPER_UP
+
+        started = time.monotonic()
+        pending = list(self.namespaces)
+        while pending and time.monotonic() - started < timeout:
+            still = []
+            for ns in pending:
+                for up, carrier, oper in self.namespaces[ns][1].link_states().values():
+                    if up and ((carrier and oper not in (IF_OPER_UP, IF_OPER_UNKNOWN))
+                               or (not carrier and oper not in (IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN))):
+                        still.append(ns)
+                        break
+            pending = still
+            if pending:
+                time.sleep(0.02)
+        return time.monotonic() - started
+
     def cancel(self):
         """A cancel that arrived after its request had ended: nothing left to stop."""
 
@@ -463,9 +487,8 @@ def _own_sysfs():
     """In a command's child: a mount namespace of its own with a sysfs of its network
     namespace, as `ip netns exec` does, so that /sys/class/net (brctl, ifconfig) shows the
     lab namespace's interfaces, not the engine's."""
-    if (_libc.unshare(CLONE_NEWNS) == 0
-            and _libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None) == 0
-            and _libc.umount2(b"/sys", MNT_DETACH) == 0):
+    if _libc.unshare(CLONE_NEWNS) == 0 and _libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None) == 0:
+        _libc.umount2(b"/sys", MNT_DETACH)  # refused in a user namespace (locked mount): mount over it
         _libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None)
 
 

@@ -100,14 +100,18 @@ class Lab:
     Args:
         topology: a :class:`Topology`, a dict as a lab file holds, or a lab file's path.
         build: build at once (the default); else call :meth:`build`.
+        settle: after building, wait until every interface's state, as ``ip`` prints it,
+            agrees with its carrier (the kernel reports it up to a second late; see
+            :meth:`settle`).
     """
 
-    def __init__(self, topology, *, build=True):
+    def __init__(self, topology, *, build=True, settle=True):
         if not isinstance(topology, Topology):
             topology = Topology.from_dict(topology) if isinstance(topology, dict) else Topology.from_yaml(topology)
         self.topology = topology
         self.resolved = None
         self._client = None
+        self.settles = settle
         if build:
             self.build()
 
@@ -135,7 +139,15 @@ class Lab:
             client.close()
             raise
         self._client, self.resolved = client, resolved
+        if self.settles:
+            self.settle()
         return self
+
+    def settle(self, timeout=2.0):
+        """Wait (at most ``timeout`` s) until the kernel reports every interface's state as it
+        is: UP with a carrier, DOWN without. Call it after taking a link up or down, before
+        reading states. Returns the seconds waited."""
+        return self._engine().call("settle", timeout=timeout)
 
     rebuild = build
 

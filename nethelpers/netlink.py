@@ -24,7 +24,10 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE, NLM_F_APPEND = 0x1, 0x4, 0x2
 NLM_F_ACK_TLVS = 0x200
 NLMSGERR_ATTR_MSG = 1
 
-RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH = 16, 20, 24, 28
+RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH = 16, 18, 20, 24, 28
+NLMSG_DONE, NLM_F_DUMP = 3, 0x300
+IFLA_OPERSTATE, IFLA_CARRIER = 16, 33
+IF_OPER_UNKNOWN, IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN, IF_OPER_UP = 0, 2, 5, 6
 
 IFF_UP = 0x1
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 10, 18
@@ -202,6 +205,40 @@ class Rtnl:
         body = struct.pack("BxxxiHBB", AF_BRIDGE, self.index[dev], NUD_PERMANENT, NTF_SELF, 0)
         body += _mac(NDA_LLADDR, mac) + (_ip(NDA_DST, dst) if dst else b"")
         self.request(RTM_NEWNEIGH, body, flags=NLM_F_CREATE | NLM_F_APPEND)
+
+    def link_states(self):
+        """``{name: (admin up, carrier, operstate)}`` for every interface (one dump)."""
+        self.seq += 1
+        body = _ifinfo()
+        self.sock.send(struct.pack("IHHII", 16 + len(body), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0) + body)
+        states = {}
+        while True:
+            data = self.sock.recv(1 << 16)
+            offset = 0
+            while offset < len(data):
+                length, mtype = struct.unpack_from("IH", data, offset)
+                if mtype == NLMSG_DONE:
+                    return states
+                if mtype == NLMSG_ERROR:
+                    (code,) = struct.unpack_from("i", data, offset + 16)
+                    raise NetlinkError(-code, os.strerror(-code))
+                if mtype == RTM_NEWLINK:
+                    flags = struct.unpack_from("I", data, offset + 24)[0]
+                    name, carrier, oper = None, None, None
+                    at = offset + 32
+                    while at + 4 <= offset + length:
+                        alen, kind = struct.unpack_from("HH", data, at)
+                        if alen < 4:
+                            break
+                        if kind == IFLA_IFNAME:
+                            name = data[at + 4:at + alen].rstrip(b"\0").decode()
+                        elif kind == IFLA_OPERSTATE:
+                            oper = data[at + 4]
+                        elif kind == IFLA_CARRIER:
+                            carrier = data[at + 4]
+                        at += (alen + 3) & ~3
+                    states[name] = (bool(flags & IFF_UP), bool(carrier), oper)
+                offset += (length + 3) & ~3
 
     def learn(self, name):
         """Record the index of an interface someone else created (asks the kernel)."""
