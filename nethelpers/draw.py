@@ -100,12 +100,14 @@ class _Highlight:
 
     def __init__(self, highlight):
         self.seen, self.captured, self.ips = {}, set(), {}
+        self.wrapped, self.plain = set(), set()  # points that saw VXLAN packets / plain ones
         if highlight is None:
             return
         items = [highlight] if isinstance(highlight, str) or hasattr(highlight, "point") else list(highlight)
         for item in items:
             if hasattr(item, "point"):  # a captured Packet
                 self.seen.setdefault(item.point, set()).add((item.direction, item.pkttype))
+                (self.wrapped if _wrapped(item) else self.plain).add(item.point)
                 ip = _outer_ip(item)
                 if ip is not None:
                     self.ips.setdefault(item.point, set()).add(ip)
@@ -141,6 +143,16 @@ class _Highlight:
         return 1 if forward and not backward else -1 if backward and not forward else 0
 
 
+def _wrapped(packet):
+    """True when a captured packet is a VXLAN packet (an outer header around a frame)."""
+    from .journey import encapsulation
+
+    try:
+        return bool(encapsulation(packet.frame))
+    except Exception:
+        return False
+
+
 def _outer_ip(packet):
     """(source, destination) of a captured packet's outer IPv4 header, or None."""
     from scapy.layers.inet import IP
@@ -171,7 +183,7 @@ def _bridge_lines(iface, show_addresses):
 
 def _vxlan_lines(iface, show_addresses):
     vx = iface.vxlan
-    lines = [f"{iface.name} VNI {vx.vni}"]
+    lines = [" ".join([f"{iface.name} VNI {vx.vni}", *iface.addresses[:1]])]
     if show_addresses:
         lines.append(f"UDP {vx.port} dev {vx.dev or '-'}")
     return lines
@@ -312,12 +324,15 @@ class _Drawing:
         if eth0 is not None:
             used.add("eth0")
             bottom.append(self.chip(eth0, _iface_lines(eth0, self.show)))
+        vteps = []
         for name, iface in ns.interfaces.items():
             if name not in used:
                 lines = _vxlan_lines(iface, self.show) if iface.vxlan else _iface_lines(iface, self.show)
                 if iface.kind and iface.kind not in ("veth", "vxlan") and self.show:
                     lines[0] += f" ({iface.kind})"
-                bottom.append(self.chip(iface, lines))
+                (vteps if iface.vxlan else bottom).append(self.chip(iface, lines))
+        # VTEPs outside any bridge go to the side facing the tunnel, as bridged ones do
+        bottom = bottom + vteps if faces_right else vteps + bottom
         sections_w = sum(s["w"] for s in sections) + GAP * max(len(sections) - 1, 0)
         bottom_w = sum(c.w for c in bottom) + GAP * max(len(bottom) - 1, 0)
         title_w = _text_width([node], TITLE_FONT) + 0.2
@@ -602,9 +617,13 @@ class _Drawing:
     def draw_routing(self, ax):
         """The host's IP stack between two of its addressed interfaces, when a packet crossed it."""
         for ns in self.found.names():
+            vtep_devs = {i.vxlan.dev for i in self.found.namespaces[ns].interfaces.values()
+                         if i.vxlan and self.hl.has(i.point)}
             seen = [i for i in self.found.namespaces[ns].interfaces.values()
                     if i.addresses and i.kind != "loopback" and i.master is None and self.hl.has(i.point)
-                    and (i.kind != "bridge" or self.hl.to_host(i.point)) and i.point in self.chips]
+                    and (i.kind != "bridge" or self.hl.to_host(i.point)) and i.point in self.chips
+                    and not (i.point in self.hl.wrapped and i.point not in self.hl.plain
+                             and i.name in vtep_devs)]
             if len(seen) != 2:
                 continue
             a, b = (self.chips[i.point] for i in seen)
