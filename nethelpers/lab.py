@@ -181,6 +181,18 @@ class Lab:
         """The lab's namespaces, in build order."""
         return list(self.resolved.namespaces) if self.resolved else self.topology.namespace_names()
 
+    def veth(self, container):
+        """The host-side veth of ``container`` (``veth`` + 7 hex characters), on its node.
+
+        >>> lab.veth("c1")  # doctest: +SKIP
+        'vethc5b6591'
+        """
+        resolved = self.resolved or self.topology.resolve()
+        if container not in resolved.containers:
+            raise TopologyError(f"no container {container!r} in lab {self.topology.name!r}; "
+                                f"it has {', '.join(resolved.containers) or 'none'}")
+        return resolved.containers[container].veth
+
     def _check_ns(self, ns):
         if ns not in self.namespaces:
             raise TopologyError(

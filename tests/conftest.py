@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -51,14 +52,20 @@ def host_untouched():
     assert not ours, f"lab engines outlived the test suite: {ours}"
 
 
+LABS = Path(__file__).resolve().parent.parent / "labs"
+
+
 @pytest.fixture
 def one_node():
-    """node1 with c1, c2, c3 on docker0: the write-up's first lab."""
-    topo = Topology("one-node", underlay=None)
-    topo.add_node("node1")
-    for name in ("c1", "c2", "c3"):
-        topo.add_container(name, node="node1")
-    with Lab(topo) as lab:
+    """labs/one-node.yml: node1 with c1, c2, c3 on docker0, the write-up's first lab."""
+    with Lab(LABS / "one-node.yml") as lab:
+        yield lab
+
+
+@pytest.fixture
+def two_nodes_file():
+    """labs/two-nodes.yml: c1 on node1, forwarding and MASQUERADE on; node2 on the underlay."""
+    with Lab(LABS / "two-nodes.yml") as lab:
         yield lab
 
 

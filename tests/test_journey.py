@@ -38,18 +38,6 @@ def ping_capture(lab, points, target, filter="arp or icmp"):
 
 
 @pytest.fixture
-def one_node():
-    with Lab(LABS / "one-node.yml") as lab:
-        yield lab
-
-
-@pytest.fixture
-def two_nodes():
-    with Lab(LABS / "two-nodes.yml") as lab:
-        yield lab
-
-
-@pytest.fixture
 def overlay():
     with Lab(LABS / "overlay.yml") as lab:
         yield lab
@@ -120,8 +108,8 @@ def test_bridged_journeys_keep_ttl_and_macs_and_fan_out_the_flood(one_node):
     assert len(trips.for_packet("172.17.0.3")) == 4 and not trips.for_packet("10.168.0.3")
 
 
-def test_masquerade_shows_as_snat_then_dnat_back(two_nodes):
-    lab = two_nodes
+def test_masquerade_shows_as_snat_then_dnat_back(two_nodes_file):
+    lab = two_nodes_file
     points = ["c1:eth0", "node1:docker0", "node1:eth0", "node2:eth0"]
     trips = ping_capture(lab, points, "10.168.0.3").journeys()
     mac = {

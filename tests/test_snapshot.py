@@ -16,30 +16,14 @@ MAC = {"c1": "02:42:ac:11:00:02", "c2": "02:42:ac:11:00:03", "c3": "02:42:ac:11:
 FORGED = dict(src_mac=MAC["c3"], src_ip="172.17.0.3", dst_mac=MAC["c1"], dst_ip="172.17.0.2")
 
 
-@pytest.fixture
-def one_node():
-    with Lab(LABS / "one-node.yml") as lab:
-        yield lab
-
-
-@pytest.fixture
-def two_nodes():
-    with Lab(LABS / "two-nodes.yml") as lab:
-        yield lab
-
-
-def veth(lab, container):
-    return lab.resolved.containers[container].veth
-
-
 def test_ping_adds_fdb_entries_and_neighbour_entries(one_node):
     lab = one_node
     with watch(lab) as w:
         assert lab.exec("c1", f"{PING} 172.17.0.3").ok
     assert w.diff.rows == [
         # the bridge learned each sender's MAC on the port it came in by
-        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c1"], "dev": veth(lab, "c1")},
-        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c2"], "dev": veth(lab, "c2")},
+        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c1"], "dev": lab.veth("c1")},
+        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c2"], "dev": lab.veth("c2")},
         # c1 asked and got a unicast reply: REACHABLE
         {"namespace": "c1", "table": "neighbours", "change": "+", "address": "172.17.0.3", "mac": MAC["c2"],
          "dev": "eth0", "state": "REACHABLE"},
@@ -79,8 +63,8 @@ def wait_for_igmp_report(lab, ns, timeout=5):
         time.sleep(0.05)
 
 
-def test_masquerade_adds_one_conntrack_entry_on_the_node(two_nodes):
-    lab = two_nodes
+def test_masquerade_adds_one_conntrack_entry_on_the_node(two_nodes_file):
+    lab = two_nodes_file
     wait_for_igmp_report(lab, "node1")
     with watch(lab) as w:
         assert lab.exec("c1", f"{PING} 10.168.0.3").ok
@@ -114,7 +98,7 @@ def test_forged_arp_reply_replaces_the_neighbour_entry_after_locktime(one_node):
     assert w.after["c1", "neighbours"].one(address="172.17.0.3") == {
         "address": "172.17.0.3", "mac": MAC["c3"], "dev": "eth0", "state": "REACHABLE"}  # a unicast reply
     assert w.diff.rows == [
-        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c3"], "dev": veth(lab, "c3")},
+        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c3"], "dev": lab.veth("c3")},
         {"namespace": "c1", "table": "neighbours", "change": "~", "address": "172.17.0.3", "mac": MAC["c3"],
          "dev": "eth0", "state": "REACHABLE", "was": f"mac {MAC['c2']}"},
     ]
@@ -133,7 +117,7 @@ def test_forged_arp_reply_within_locktime_is_ignored(one_node):
         time.sleep(0.1)
     # the bridge learned c3's MAC from the frame's source; c1 kept the first answer
     assert w.diff.rows == [
-        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c3"], "dev": veth(lab, "c3")},
+        {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c3"], "dev": lab.veth("c3")},
     ]
     assert lab.neighbours("c1").one(address="172.17.0.3")["mac"] == MAC["c2"]
 

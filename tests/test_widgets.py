@@ -12,13 +12,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture
-def lab():
-    with Lab(LABS / "one-node.yml") as lab:
-        yield lab
-
-
-def veth(lab, container):
-    return lab.resolved.containers[container].veth
+def lab(one_node):
+    return one_node
 
 
 def summaries(capture, point):
@@ -34,7 +29,7 @@ def test_explorer_defaults_follow_the_path(lab):
     explorer = PacketExplorer(lab)
     assert explorer.source.value == "c1"
     assert explorer.destination_address() == ("172.17.0.3", "c2")
-    node1 = {f"node1:{name}" for name in ("eth0", "docker0", veth(lab, "c1"), veth(lab, "c2"), veth(lab, "c3"))}
+    node1 = {f"node1:{name}" for name in ("eth0", "docker0", lab.veth("c1"), lab.veth("c2"), lab.veth("c3"))}
     assert set(explorer.selected_points()) == {"c1:eth0", "c2:eth0"} | node1
     assert explorer.filter.value == "arp or icmp or udp port 4789 or udp port 8472"
     explorer.destination.value = "c3"  # a namespace's name stands for its address
@@ -58,7 +53,7 @@ def test_explorer_run_pings_and_keeps_the_capture(lab):
         ("ICMP echo-request 172.17.0.2 > 172.17.0.3", "in")]
     assert capture.at("c3:eth0") == []  # not a capture point by default
     # the points go along the path, so that the ladder reads from the source to the destination
-    v1, v2, v3 = (veth(lab, c) for c in ("c1", "c2", "c3"))
+    v1, v2, v3 = (lab.veth(c) for c in ("c1", "c2", "c3"))
     assert capture.points == ["c1:eth0", f"node1:{v1}", "node1:docker0", f"node1:{v2}", f"node1:{v3}",
                               "node1:eth0", "c2:eth0"]
     assert explorer.result.ok and explorer.command == "ping -c 1 -W 2 172.17.0.3"
@@ -68,7 +63,7 @@ def test_explorer_run_pings_and_keeps_the_capture(lab):
     assert "1 received" in outputs[0]["text"]
     tables = html_outputs(explorer.output)
     assert "ICMP echo-request 172.17.0.2 &gt; 172.17.0.3" in tables[0]  # the capture table
-    assert "kernel table changes" in tables[1] and veth(lab, "c1") in tables[1]
+    assert "kernel table changes" in tables[1] and lab.veth("c1") in tables[1]
     assert explorer.changes.one(namespace="c1", table="neighbours")["mac"] == "02:42:ac:11:00:03"
     assert explorer.status.value == f"{len(capture)} packets at {len(explorer.selected_points())} points"
 
@@ -77,7 +72,7 @@ def test_points_follow_the_path_across_an_overlay():
     with Lab(LABS / "overlay.yml") as overlay:
         explorer = PacketExplorer(overlay)
         assert explorer.destination_address() == ("172.17.0.3", "c2")
-        v1, v2 = veth(overlay, "c1"), veth(overlay, "c2")
+        v1, v2 = overlay.veth("c1"), overlay.veth("c2")
         assert explorer.along_the_path(explorer.selected_points()) == [
             "c1:eth0", f"node1:{v1}", "node1:docker0", "node1:vxlan0", "node1:eth0",
             "node2:eth0", "node2:vxlan0", "node2:docker0", f"node2:{v2}", "c2:eth0"]
@@ -138,7 +133,7 @@ def test_inspector_follows_the_dropdown_and_refresh(lab):
     assert list(inspector.tabs.titles) == list(inspector.views) == [
         "links", "addresses", "routes", "neighbours", "bridge", "nftables", "conntrack", "sysctls"]
     assert list(inspector.tabs.children) == list(inspector.views.values())
-    assert veth(lab, "c1") in inspector.views["bridge"].value
+    assert lab.veth("c1") in inspector.views["bridge"].value
     assert "02:42:ac:11:00:02" not in inspector.views["bridge"].value  # nothing learned yet
     assert lab.exec("c1", "ping -c 1 -W 2 172.17.0.3").ok
     inspector.tabs.selected_index = 4
