@@ -198,6 +198,8 @@ def _describe(exprs):
             parts.append(f"{kind} to {value.get('addr')}" + (f":{value['port']}" if "port" in value else ""))
         elif kind == "jump":
             parts.append(f"jump {value['target']}")
+        elif kind == "xt":  # an iptables-nft extension (Docker's MASQUERADE, addrtype...)
+            parts.append(("xt " if value.get("type") == "target" else "xt match ") + value.get("name", "?"))
     return " ".join(parts)
 
 
