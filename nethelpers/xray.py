@@ -211,7 +211,7 @@ class Xray:
         """The engine's nftables rules. Docker 20.10 writes them with ``iptables-nft``, whose
         targets and some matches are xtables extensions (``xt``) in nft's JSON: they are
         shown here as ``xt MASQUERADE``, ``xt match addrtype``..."""
-        return with_xt(state.ruleset(ns, self._ns(ns)["ruleset"]), self._ns(ns)["ruleset"])
+        return state.ruleset(ns, self._ns(ns)["ruleset"])
 
     def container(self, name):
         return next(c for c in self.containers if c.name == name)
@@ -303,26 +303,6 @@ def lab_topology(x, name="xraylab"):
     for i, _ in enumerate(x.containers, 1):
         t.add_container(f"c{i}", node="node1")
     return t
-
-
-def with_xt(table, data):
-    """``table`` (from :func:`nethelpers.state.ruleset`) with the ``xt`` expressions of
-    iptables-nft rules added to the rule text (state's description leaves them out)."""
-    xts = {}
-    for item in data.get("nftables", []) if isinstance(data, dict) else []:
-        rule = item.get("rule")
-        if rule:
-            words = []
-            for x in rule.get("expr", []):
-                if isinstance(x, dict) and "xt" in x:
-                    xt = x["xt"]
-                    words.append(f"xt {xt.get('name')}" if xt.get("type") == "target" else f"xt match {xt.get('name')}")
-            xts[(rule["family"], rule["table"], rule["chain"], rule.get("handle"))] = words
-    rows = []
-    for r in table:
-        extra = xts.get((r["family"], r["table"], r["chain"], r["handle"]), [])
-        rows.append(dict(r, rule=" ".join([r["rule"]] + extra).strip()))
-    return state.Table(table.title, table.columns, rows)
 
 
 def _rules_text(table):
