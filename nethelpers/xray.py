@@ -216,6 +216,20 @@ class Xray:
     def container(self, name):
         return next(c for c in self.containers if c.name == name)
 
+    def paths(self):
+        """``{namespace name: /proc/PID/ns/net}`` for the engine's namespace and each container."""
+        return {"docker-host": self.engine.netns, **{c.name: c.netns for c in self.containers}}
+
+    def capture(self, points, filter=None, promisc=False, **options):
+        """Capture at real interfaces (``"c1:eth0"``, ``"docker-host:docker0"``), passively.
+
+        The same :class:`~nethelpers.capture.AsyncCapture` as a lab's, started. Promiscuous
+        mode stays off by default: it would change the host, if only for a moment.
+        """
+        from .capture import AsyncCapture
+
+        return AsyncCapture(_Namespaces(self.paths()), points, filter, promisc=promisc, **options).start()
+
     def dump(self):
         """The namespaces in the form :func:`nethelpers.discover.from_dump` reads, so that
         ``nethelpers.draw.topology(discover.from_dump(x.dump()))`` draws the real host."""
@@ -250,6 +264,51 @@ class Xray:
                     if veth is not None and veth.get("link_netnsid") is not None:
                         dump["docker-host"]["nsids"][veth["link_netnsid"]] = c.name
         return dump
+
+
+class _Namespaces:
+    """Stands in for a lab's engine, for capture: opens packet sockets in namespaces reached
+    through /proc/PID/ns/net, from a throw-away thread that enters each in turn."""
+
+    def __init__(self, paths):
+        self.paths = paths
+        self.namespaces = list(paths)
+
+    def _engine(self):
+        return self
+
+    def call_fds(self, method, points, bpf=None, promisc=False, rcvbuf=4 << 20):
+        import threading
+
+        from .engine import packet_socket, setns
+
+        assert method == "open_packet_sockets", method
+        socks, failure = [], []
+
+        def open_all():
+            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            try:
+                for ns, ifname in points:
+                    target = os.open(self.paths[ns], os.O_RDONLY)
+                    try:
+                        setns(target)
+                    finally:
+                        os.close(target)
+                    socks.append(packet_socket(ifname, bpf, promisc, rcvbuf))
+            except BaseException as e:
+                failure.append(e)
+            finally:
+                setns(own)
+                os.close(own)
+
+        thread = threading.Thread(target=open_all)
+        thread.start()
+        thread.join()
+        if failure:
+            for sock in socks:
+                sock.close()
+            raise failure[0]
+        return len(socks), [sock.detach() for sock in socks]
 
 
 def xray(engine, containers=None):

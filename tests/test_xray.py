@@ -7,6 +7,7 @@ host_untouched guard checks it at the end of the session; this module checks it 
 Root only; skipped in the inner rootless run, and where docker.io or debootstrap is missing.
 """
 
+import json
 import os
 import re
 import shutil
@@ -115,6 +116,33 @@ def test_xray_reads_real_containers_read_only(found):
 
     # read-only: the containers are exactly as they were
     assert xray.snapshot(xray.xray(found)) == before
+
+
+def test_capture_at_real_containers(found):
+    """The same capture, pointed at a real container's eth0 and its veth, passively."""
+    from nethelpers import xray
+
+    x = xray.xray(found)
+    c1, c2 = x.containers
+    veth = next(l["name"] for l in x.links("docker-host") if l["peer"] == f"if{x.links('c1').one(name='eth0')['index']}"
+                and l["master"] == "docker0")
+    def promiscuity():
+        shown = subprocess.run(["nsenter", f"--net={found.netns}", "ip", "-d", "-j", "link", "show", veth],
+                               capture_output=True, text=True, check=True).stdout
+        return json.loads(shown)[0]["promiscuity"]
+
+    before = promiscuity()  # a bridge port is promiscuous already: the bridge set it
+    capture = x.capture(["c1:eth0", f"docker-host:{veth}"], filter="icmp")
+    during = promiscuity()
+    ping = subprocess.run(["nsenter", f"--net={c1.netns}", "ping", "-c", "1", "-W", "2", "172.17.0.3"],
+                          capture_output=True, text=True)
+    packets = capture.stop()
+    assert ping.returncode == 0, ping.stderr
+    assert [(p.point, p.direction, p.summary().split(" 172")[0]) for p in packets] == [
+        ("c1:eth0", "out", "ICMP echo-request"), (f"docker-host:{veth}", "in", "ICMP echo-request"),
+        (f"docker-host:{veth}", "out", "ICMP echo-reply"), ("c1:eth0", "in", "ICMP echo-reply"),
+    ]
+    assert during == before == promiscuity()  # passive: nothing was switched on
 
 
 def test_notebook_runs_against_the_engine(private_engine):
