@@ -139,3 +139,30 @@ def test_the_notebook_runs_in_chromium_with_figures_ladder_and_widget(jupyterlab
             page.screenshot(path=str(SCREENSHOTS / "04-explorer.png"))
         finally:
             browser.close()
+
+
+def test_the_readme_lab_command_starts_jupyterlab_on_the_notebooks(tmp_path):
+    """`./course lab` (the README's first command) sets up, then serves notebooks/ with a token."""
+    token, port = secrets.token_hex(16), _free_port()
+    args = [f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", "--no-browser"]
+    args += ["--allow-root"] if os.geteuid() == 0 else []
+    env = dict(os.environ, HOME=str(tmp_path), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"))
+    if sys.prefix != sys.base_prefix:  # the suite runs from the venv ./course made: use that one
+        env["NETHELPERS_VENV"] = sys.prefix
+    lab = subprocess.Popen([str(ROOT / "course"), "lab", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while _status(f"{base}/api/status?token={token}") != 200:
+            assert lab.poll() is None, lab.stdout.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "./course lab did not serve JupyterLab in 120 s"
+            time.sleep(0.3)
+        with urllib.request.urlopen(f"{base}/api/contents?token={token}", timeout=10) as reply:
+            listed = {item["name"] for item in json.load(reply)["content"]}
+        assert NOTEBOOK in listed and "00-setup.ipynb" in listed  # rooted at notebooks/
+        assert _status(f"{base}/api/contents") == 403
+    finally:
+        os.killpg(lab.pid, 15)
+        lab.wait(20)

@@ -124,7 +124,7 @@ def test_topology_draws_a_captured_path_and_saves_png(one_node, tmp_path):
     assert isinstance(fig, Figure)
     # red where the request was seen; docker0 saw only its promiscuous copy: switched, not for the host
     assert points(fig, "seen") == {"c1:eth0", f"node1:{veth['c1']}", f"node1:{veth['c2']}", "c2:eth0"}
-    assert points(fig, "quiet") == {"c3:eth0", f"node1:{veth['c3']}"}
+    assert points(fig, "quiet") == {"c3:eth0", f"node1:{veth['c3']}", "node1:eth0", "lan:node1"}  # the uplink too
     assert points(fig, "path") == {
         f"c1:eth0--node1:{veth['c1']}", f"c2:eth0--node1:{veth['c2']}",  # veth pairs thickened
         f"node1:{veth['c1']}--node1:docker0", f"node1:{veth['c2']}--node1:docker0",  # ports to the bridge

@@ -185,7 +185,7 @@ def _run_as(user, argv, **kwargs):
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs as an ordinary user already: the whole suite is this test")
 @pytest.mark.skipif(bool(os.environ.get("NETHELPERS_ROOTLESS_RUN")), reason="the inner, rootless run")
 def test_the_suite_passes_as_an_ordinary_user():
-    """R1: the same suite, run by a fresh ordinary user from a copy of the checkout."""
+    """R1: the same suite, notebooks included, run by a fresh ordinary user from a copy of the checkout."""
     try:
         pwd.getpwnam(TEST_USER)
     except KeyError:
@@ -206,7 +206,8 @@ def test_the_suite_passes_as_an_ordinary_user():
                 shutil.chown(os.path.join(root, name), TEST_USER)
         shutil.chown(home, TEST_USER)
         run = _run_as(
-            TEST_USER, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+            TEST_USER, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
+                        "--nbval-sanitize-with", "tests/sanitize.cfg", "tests", "notebooks"],
             cwd=checkout, timeout=900,
             env={"HOME": home, "PATH": "/usr/bin:/bin", "PYTHONPATH": checkout, "PYTHONDONTWRITEBYTECODE": "1",
                  "NETHELPERS_ROOTLESS_RUN": "1"},
