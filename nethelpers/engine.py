@@ -480,7 +480,7 @@ def _private_resolver():
         pass  # a dangling symlink into the host's /run: resolution fails fast already
 
 
-MS_REC, MS_SLAVE, CLONE_NEWNS = 16384, 1 << 19, 0x00020000
+MS_RDONLY, MS_REC, MS_SLAVE, CLONE_NEWNS = 1, 16384, 1 << 19, 0x00020000
 
 
 def _own_sysfs():
@@ -489,7 +489,8 @@ def _own_sysfs():
     lab namespace's interfaces, not the engine's."""
     if _libc.unshare(CLONE_NEWNS) == 0 and _libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None) == 0:
         _libc.umount2(b"/sys", MNT_DETACH)  # refused in a user namespace (locked mount): mount over it
-        _libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None)
+        if _libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None) != 0:
+            _libc.mount(b"sysfs", b"/sys", b"sysfs", MS_RDONLY, None)  # under a read-only /sys (Docker)
 
 
 def _lab_environment(env):
