@@ -192,21 +192,6 @@ class Engine:
     def _step_process(self, ns, argv, name):
         self.spawn(ns, argv)
 
-    def teardown(self):
-        """Stop every process and remove every namespace; the kernel frees them when unused."""
-        for pid in list(self.processes):
-            self.stop(pid, grace=0)
-        self.enter(None)
-        for name, (fd, rtnl) in self.namespaces.items():
-            rtnl.close()
-            os.close(fd)
-            path = f"{NETNS_DIR}/{name}"
-            umount(path)
-            os.unlink(path)
-        count = len(self.namespaces)
-        self.namespaces.clear()
-        return count
-
     def open_packet_sockets(self, points, bpf=None, promisc=True, rcvbuf=4 << 20):
         """Open one capture (or send) socket per ``(namespace, interface)``; pass them back.
 
@@ -284,9 +269,6 @@ class Engine:
 
     def cancel(self):
         """A cancel that arrived after its request had ended: nothing left to stop."""
-
-    def list_namespaces(self):
-        return list(self.namespaces)
 
     def exec(self, ns, argv, input=None, timeout=60.0, env=None):
         """Run ``argv`` in namespace ``ns``; return its status and output.

@@ -240,9 +240,6 @@ class Rtnl:
                     states[name] = (bool(flags & IFF_UP), bool(carrier), oper)
                 offset += (length + 3) & ~3
 
-    def learn(self, name):
-        """Record the index of an interface someone else created (asks the kernel)."""
-        self.index[name] = socket.if_nametoindex(name)
 
 
 def _ext_message(data, length, flags):
