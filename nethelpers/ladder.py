@@ -108,9 +108,15 @@ def _ms(packet, t0):
 
 
 def _rows(trips, keep):
-    """Rank order of sightings: ``[(journey, index, row)]`` and the number of rows. A
-    sighting shares the row of the one before it when it belongs to the same journey and
-    has exactly the same timestamp (a bridge and its port see one receive)."""
+    """Rank order of sightings: ``[(journey, index, row)]`` and the number of rows.
+
+    A sighting shares the row of the one drawn just before it when both are one receive:
+    the same journey, the earlier one its predecessor, both received (``in``) in the same
+    namespace at the same encapsulation depth, byte for byte the same frame, at another
+    point (a bridge port and the bridge, seeing one frame enter). Decided from the journey,
+    never from timestamps: equal times are chance (the kernel stamps a received frame once
+    or at each tap, depending on what else on the machine asked for timestamps).
+    """
     placed = []
     row = -1
     previous = None
@@ -119,15 +125,21 @@ def _rows(trips, keep):
         packet = journey.packets[i]
         if packet.point not in keep:
             continue
-        same = (previous is not None and previous[0] is journey and
-                journey.packets[previous[1]].time == packet.time and packet.point not in used)
-        if not same:
+        if not (previous is not None and previous[0] is journey and packet.point not in used
+                and _one_receive(journey, previous[1], i)):
             row += 1
             used = set()
         used.add(packet.point)
         placed.append((journey, i, row))
         previous = (journey, i)
     return placed, row + 1
+
+
+def _one_receive(journey, before, after):
+    """True when sighting ``after`` is sighting ``before`` going on up the same receive path."""
+    a, b = journey.packets[before], journey.packets[after]
+    return (journey.parents[after] == before and a.direction == b.direction == "in"
+            and a.namespace == b.namespace and a.raw == b.raw)
 
 
 def ladder(capture, points=None, title=None, ax=None, max_rows=60, times=True):
