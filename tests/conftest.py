@@ -40,14 +40,22 @@ def host_network_state():
     }
 
 
+def _temporary_files():
+    """What tempfile and this suite name in /tmp (pytest's own tmp_path tree is kept by design)."""
+    return {entry for entry in os.listdir("/tmp") if entry.startswith(("tmp", "nethelpers"))}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def host_untouched():
     """The whole suite leaves the host's namespace, /run/netns and the process table as found."""
     before = host_network_state()
+    temporary = _temporary_files()
     yield
     after = host_network_state()
     for key in before:
         assert after[key] == before[key], f"the test suite changed the host's {key}"
+    left = sorted(_temporary_files() - temporary)
+    assert not left, f"the test suite left {left} in /tmp"
     ours = [pid for pid, ppid in engines() if ppid == os.getpid()]
     assert not ours, f"lab engines outlived the test suite: {ours}"
 

@@ -2,12 +2,16 @@
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from nethelpers import Lab, Topology, TopologyError
+from nethelpers.errors import EngineError
 from nethelpers.capture import Capture, sniff
 from nethelpers.packets import icmp_echo, udp_datagram
+
+LABS = Path(__file__).resolve().parent.parent / "labs"
 
 
 @pytest.fixture
@@ -90,7 +94,7 @@ def test_bad_points_and_filters_are_named(one_node):
         one_node.capture(["c1-eth0"])
     with pytest.raises(ValueError, match="'icmp and and'"):
         one_node.capture(["c1:eth0"], filter="icmp and and")
-    with pytest.raises(Exception, match="c1:eth9"):
+    with pytest.raises(EngineError, match="c1:eth9: No such device"):
         one_node.capture(["c1:eth9"])
     assert one_node.exec("c1", "true").ok  # the engine serves on
 
@@ -128,7 +132,7 @@ def test_export_replay_and_tshark_agree(one_node, path_points, tmp_path):
 
 
 def test_vxlan_decoded_on_the_underlay():
-    with Lab("labs/overlay.yml") as lab:
+    with Lab(LABS / "overlay.yml") as lab:
         with lab.capture(["node1:eth0"], filter="udp port 4789") as capture:
             lab.exec("c1", "ping -c 1 -W 2 172.17.0.3", check=True)
         packets = capture.results()

@@ -77,7 +77,8 @@ def test_sigkill_mid_build_leaves_nothing():
     assert sandbox, "the owner started no engine"
     engine = _wait_for(lambda: _children(sandbox[0]))[0]
     namespaces = {kind: os.readlink(f"/proc/{engine}/ns/{kind}") for kind in ("user", "pid", "net", "mnt")}
-    time.sleep(0.3)  # well inside a 600-container build (about 2 s)
+    # Mid-build: some of the 600 namespaces exist (the engine's mount table shows them).
+    assert _wait_for(lambda: _netns_mounts(engine) >= 20), "the build made no namespaces"
     owner.kill()
     owner.wait()
     assert "built" not in owner.stdout.read(), "the build finished before the kill; make the lab bigger"
@@ -86,6 +87,15 @@ def test_sigkill_mid_build_leaves_nothing():
             continue  # root without user namespaces shares ours
         assert _wait_for(lambda: not _processes_in(link, kind)), f"processes still in the lab's {kind} namespace"
     assert not [pid for pid, _ in engines() if pid == sandbox[0]]
+
+
+def _netns_mounts(pid):
+    """How many lab namespaces process ``pid`` has bind-mounted under /run/netns so far."""
+    try:
+        with open(f"/proc/{pid}/mountinfo") as f:
+            return sum(" /run/netns/" in line for line in f)
+    except OSError:
+        return 0
 
 
 def test_owner_exit_without_close_leaves_nothing():
@@ -181,39 +191,85 @@ def _run_as(user, argv, **kwargs):
     return subprocess.run([runuser, "-u", user, "--", *argv], capture_output=True, text=True, **kwargs)
 
 
+def _user_environment(home, user):
+    """A Python environment under ``home`` that ``user`` can run: a venv on this venv's base
+    interpreter, holding a copy of this venv's packages (hard links where the filesystem
+    allows). The checkout may sit where ``user`` cannot go (under /root, a mktemp -d)."""
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    probe = _run_as(user, [base, "-c", "import sys"], env={"PATH": "/usr/bin:/bin"})
+    assert probe.returncode == 0, (
+        f"{base} (this venv's interpreter) cannot run as {user!r}: {probe.stderr.strip()[-300:]}; "
+        "make the venv with a Python every user can run (./course test uses the system Python)")
+    venv = os.path.join(home, "venv")
+    subprocess.run([base, "-m", "venv", "--without-pip", venv], check=True)
+    site = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
+    target = subprocess.run([os.path.join(venv, "bin", "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    shutil.rmtree(target)
+    # Not the editable install (it points into this checkout), nor the browser driver (the
+    # browser test runs once, in the outer run).
+    skip = shutil.ignore_patterns("__editable__*", "nethelpers-*.dist-info", "playwright", "__pycache__")
+    shutil.copytree(site, target, symlinks=True, ignore=skip, copy_function=_link_or_copy)
+    return os.path.join(venv, "bin", "python")
+
+
+def _link_or_copy(source, target):
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs as an ordinary user already: the whole suite is this test")
 @pytest.mark.skipif(bool(os.environ.get("NETHELPERS_ROOTLESS_RUN")), reason="the inner, rootless run")
 def test_the_suite_passes_as_an_ordinary_user():
-    """R1: the same suite, notebooks included, run by a fresh ordinary user from a copy of the checkout."""
+    """R1: the same suite, notebooks included, run by a fresh ordinary user from a copy of the
+    checkout, wherever this checkout is; nothing of it is left in /tmp."""
     try:
         pwd.getpwnam(TEST_USER)
     except KeyError:
         subprocess.run([shutil.which("useradd", path=SBIN), "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
                        check=True)
-    probe = _run_as(TEST_USER, [sys.executable, "-c", "import pytest, yaml, nethelpers"],
-                    env={"PYTHONPATH": REPO, "PATH": "/usr/bin:/bin"})
-    assert probe.returncode == 0, (
-        f"{sys.executable} cannot run as {TEST_USER!r} ({probe.stderr.strip()[-300:]}); run the suite "
-        "with ./course test, whose venv is built on the system Python that every user can run"
-    )
-    with tempfile.TemporaryDirectory(prefix="nethelpers-rootless-") as home:
+    before = _owned_by(TEST_USER, "/tmp")
+    with tempfile.TemporaryDirectory(prefix="nethelpers-rootless-", dir="/tmp") as home:
         os.chmod(home, 0o755)
+        python = _user_environment(home, TEST_USER)
         checkout = os.path.join(home, "course")
-        shutil.copytree(REPO, checkout, ignore=shutil.ignore_patterns(".venv", ".git", "build", "__pycache__"))
-        for root, dirs, files in os.walk(home):
-            for name in dirs + files:
-                shutil.chown(os.path.join(root, name), TEST_USER)
+        shutil.copytree(REPO, checkout, ignore=shutil.ignore_patterns(".venv", ".git", "build", "__pycache__", "*.egg-info"))
+        tmp = os.path.join(home, "tmp")
+        os.mkdir(tmp)
+        # The user owns its home, checkout and tmp; the venv stays root's (its files may be
+        # hard links to this venv's: read-only for the user).
+        for top in (checkout, tmp):
+            for root, dirs, files in os.walk(top):
+                for name in dirs + files:
+                    os.chown(os.path.join(root, name), pwd.getpwnam(TEST_USER).pw_uid, -1, follow_symlinks=False)
+            shutil.chown(top, TEST_USER)
         shutil.chown(home, TEST_USER)
         run = _run_as(
-            TEST_USER, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
+            TEST_USER, [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
                         "--nbval-sanitize-with", "tests/sanitize.cfg", "tests", "notebooks"],
-            cwd=checkout, timeout=900,
-            env={"HOME": home, "PATH": "/usr/bin:/bin", "PYTHONPATH": checkout, "PYTHONDONTWRITEBYTECODE": "1",
-                 "NETHELPERS_ROOTLESS_RUN": "1"},
+            cwd=checkout, timeout=1200,
+            env={"HOME": home, "TMPDIR": tmp, "PATH": f"{os.path.dirname(python)}:/usr/bin:/bin",
+                 "PYTHONPATH": checkout, "PYTHONDONTWRITEBYTECODE": "1", "NETHELPERS_ROOTLESS_RUN": "1"},
         )
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-500:]
     assert run.returncode == 0 and " passed" in summary and "failed" not in summary, run.stdout[-3000:] + run.stderr[-2000:]
+    left = _owned_by(TEST_USER, "/tmp") - before
+    assert not left, f"the ordinary user's run left {sorted(left)} in /tmp"
+
+
+def _owned_by(user, directory):
+    uid = pwd.getpwnam(user).pw_uid
+    found = set()
+    for entry in os.scandir(directory):
+        try:
+            if entry.stat(follow_symlinks=False).st_uid == uid:
+                found.add(entry.path)
+        except OSError:
+            pass
+    return found
 
 
 @pytest.mark.skipif(not userns_available(), reason="no user namespaces: the sandbox is root's, isolation by discipline")

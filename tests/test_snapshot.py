@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from nethelpers import Lab, Table, TopologyError
-from nethelpers.packets import arp_reply
+from nethelpers.packets import arp_reply, arp_request
 from nethelpers.snapshot import Snapshot, diff, watch
 
 LABS = Path(__file__).resolve().parent.parent / "labs"
@@ -54,18 +54,19 @@ def test_snapshot_reads_the_fdb_only_where_a_bridge_is(one_node):
         Snapshot.take(one_node, ["c9"])
 
 
-def wait_for_igmp_report(lab, ns, timeout=5):
-    """Once tracking is on (node1 has a NAT rule), the IGMP report that docker0 sends after it
-    joins 224.0.0.106 (multicast router discovery) makes a conntrack entry too, at a random time
-    within about 1 s of the build: wait for it, so that it is not counted as the ping's."""
-    deadline = time.monotonic() + timeout
-    while not lab.conntrack(ns).where(dst="224.0.0.22") and time.monotonic() < deadline:
-        time.sleep(0.05)
+def send_to_c1(lab, frame, timeout=10):
+    """Send ``frame`` out of c3:eth0, then an ARP probe (sender 0.0.0.0) for c1's address;
+    return once c1 has answered the probe. Frames from one port reach c1 through one queue,
+    in order: c1 has handled ``frame`` by then."""
+    probe = arp_request(MAC["c3"], "0.0.0.0", "172.17.0.2")
+    answer = lab.capture(["c3:eth0"], filter="arp[6:2] = 2 and arp[24:4] = 0", count=1, timeout=timeout)
+    lab.send("c3:eth0", frame)
+    lab.send("c3:eth0", probe)
+    assert len(answer.join()) == 1, f"c1 did not answer an ARP probe within {timeout} s"
 
 
 def test_masquerade_adds_one_conntrack_entry_on_the_node(two_nodes_file):
     lab = two_nodes_file
-    wait_for_igmp_report(lab, "node1")
     with watch(lab) as w:
         assert lab.exec("c1", f"{PING} 10.168.0.3").ok
     assert w.diff.where(table="conntrack").rows == [
@@ -87,12 +88,10 @@ def test_forged_arp_reply_replaces_the_neighbour_entry_after_locktime(one_node):
     # creating entries), whatever the entry's state, REACHABLE included: but not within
     # `locktime` of the entry's last update ("if several different ARP replies follow
     # back-to-back, use the FIRST one", net/ipv4/arp.c). The default is 100 (1/100 s): 1 s.
-    locktime = int(lab.sysctl("c1", "net.ipv4.neigh.eth0.locktime")) / 100
-    assert locktime == 1.0
-    time.sleep(locktime + 0.2)
+    assert lab.sysctl("c1", "net.ipv4.neigh.eth0.locktime") == "100"
+    lab.sysctl("c1", "net.ipv4.neigh.eth0.locktime", 0)  # past locktime at once: no waiting out 1 s
     with watch(lab) as w:
-        lab.send("c3:eth0", arp_reply(**FORGED))
-        time.sleep(0.1)  # the frame is sent; let c1 and the bridge take it
+        send_to_c1(lab, arp_reply(**FORGED))
     assert w.before["c1", "neighbours"].one(address="172.17.0.3") == {
         "address": "172.17.0.3", "mac": MAC["c2"], "dev": "eth0", "state": "REACHABLE"}
     assert w.after["c1", "neighbours"].one(address="172.17.0.3") == {
@@ -113,8 +112,7 @@ def test_forged_arp_reply_within_locktime_is_ignored(one_node):
     lab.sysctl("c1", "net.ipv4.neigh.eth0.locktime", 1000)
     assert lab.exec("c1", f"{PING} 172.17.0.3").ok
     with watch(lab) as w:
-        lab.send("c3:eth0", arp_reply(**FORGED))
-        time.sleep(0.1)
+        send_to_c1(lab, arp_reply(**FORGED))
     # the bridge learned c3's MAC from the frame's source; c1 kept the first answer
     assert w.diff.rows == [
         {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c3"], "dev": lab.veth("c3")},

@@ -106,7 +106,6 @@ def test_explorer_protocols(lab):
 
 
 def test_explorer_shows_the_ladder(lab):
-    pytest.importorskip("nethelpers.ladder")
     explorer = PacketExplorer(lab)
     explorer.run(destination="c2", protocol="icmp")
     assert "ladder" in explorer.figures
@@ -115,7 +114,6 @@ def test_explorer_shows_the_ladder(lab):
 
 
 def test_explorer_shows_the_topology(lab):
-    pytest.importorskip("nethelpers.draw")
     explorer = PacketExplorer(lab)
     explorer.run(destination="c2", protocol="icmp")
     assert "topology" in explorer.figures
