@@ -16,3 +16,10 @@ __all__ = [
     "Process", "Result", "Table", "Topology", "TopologyError",
 ]
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext nethelpers``: the ``%lab`` and ``%%lab`` magics (:mod:`nethelpers.magics`)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
