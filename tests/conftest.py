@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,14 @@ def host_network_state():
     }
 
 
+def _wait_for(leftovers, timeout):
+    """Poll ``leftovers()`` until it is empty or ``timeout`` s have passed; the last value."""
+    deadline = time.monotonic() + timeout
+    while (found := leftovers()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
 def _temporary_files():
     """What tempfile and this suite name in /tmp (pytest's own tmp_path tree is kept by design)."""
     return {entry for entry in os.listdir("/tmp") if entry.startswith(("tmp", "nethelpers"))}
@@ -54,8 +63,8 @@ def host_untouched():
     after = host_network_state()
     for key in before:
         assert after[key] == before[key], f"the test suite changed the host's {key}"
-    left = sorted(_temporary_files() - temporary)
-    assert not left, f"the test suite left {left} in /tmp"
+    left = _wait_for(lambda: _temporary_files() - temporary, timeout=5)  # a process may still be exiting
+    assert not left, f"the test suite left {sorted(left)} in /tmp"
     ours = [pid for pid, ppid in engines() if ppid == os.getpid()]
     assert not ours, f"lab engines outlived the test suite: {ours}"
 
