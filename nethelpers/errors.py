@@ -8,20 +8,44 @@ class NetHelpersError(Exception):
 class TopologyError(NetHelpersError, ValueError):
     """A lab description is invalid; raised before the kernel is touched.
 
-    ``problems`` lists every problem found, each naming the entry and the value.
+    ``problems`` lists every problem found, each naming the entry and the value. A problem
+    longer than MAX_PROBLEM characters (a huge value quoted) is cut in its middle, and the
+    message lists at most MAX_LISTED problems, so a message stays readable whatever the input.
     """
+
+    MAX_PROBLEM = 400
+    MAX_LISTED = 50
 
     def __init__(self, problems):
         if isinstance(problems, str):
             problems = [problems]
-        self.problems = list(problems)
+        self.problems = [_clip_middle(str(p), self.MAX_PROBLEM) for p in problems]
         if len(self.problems) == 1:
             message = self.problems[0]
         else:
+            listed = self.problems[: self.MAX_LISTED]
             message = f"{len(self.problems)} problems in the lab description:\n" + "\n".join(
-                f"  - {p}" for p in self.problems
+                f"  - {p}" for p in listed
             )
+            if len(self.problems) > len(listed):
+                message += f"\n  ... and {len(self.problems) - len(listed)} more"
         super().__init__(message)
+
+
+class UsageError(TopologyError, TypeError):
+    """A function of the package was called with an argument of the wrong type, or with a
+    keyword it does not take; the message says what it expected.
+
+    It is a TopologyError (a description that cannot be made) and a TypeError (a call that
+    is wrong), so either ``except`` catches it.
+    """
+
+
+def _clip_middle(text, limit):
+    if len(text) <= limit:
+        return text
+    keep = (limit - 5) // 2
+    return text[:keep] + " ... " + text[-keep:]
 
 
 class PrivilegeError(NetHelpersError, PermissionError):

@@ -22,7 +22,7 @@ import weakref
 from dataclasses import dataclass
 
 from . import state
-from .errors import CommandError, EngineError, TopologyError
+from .errors import CommandError, EngineError, TopologyError, UsageError
 from .sandbox import EngineClient
 from .topology import Topology
 
@@ -94,6 +94,24 @@ class Process:
             self.stop()
 
 
+def _topology_of(what):
+    """The Topology ``what`` describes: a Topology, a lab file's dict, or a lab file's path."""
+    if isinstance(what, Topology):
+        return what
+    if isinstance(what, dict):
+        return Topology.from_dict(what)
+    if isinstance(what, (str, os.PathLike)):
+        return Topology.from_yaml(what)
+    raise UsageError(
+        f"Lab: expected a Topology, a dict as a lab file holds, or a lab file's path, got "
+        f"{type(what).__name__} {_clip(repr(what))}"
+    )
+
+
+def _clip(text, limit=60):
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class Lab:
     """A built lab: the namespaces of ``topology`` and everything in them.
 
@@ -106,9 +124,7 @@ class Lab:
     """
 
     def __init__(self, topology, *, build=True, settle=True):
-        if not isinstance(topology, Topology):
-            topology = Topology.from_dict(topology) if isinstance(topology, dict) else Topology.from_yaml(topology)
-        self.topology = topology
+        self.topology = _topology_of(topology)
         self.resolved = None
         self._client = None
         self.settles = settle

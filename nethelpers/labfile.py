@@ -33,8 +33,10 @@ is built. ``schema/lab.schema.json`` describes the same format for editors.
 """
 
 import os
+import re
+import stat
 
-from .errors import TopologyError
+from .errors import TopologyError, UsageError
 
 # key -> (type or types, what to call it in a message)
 _TOP = {
@@ -127,7 +129,7 @@ def _is(value, types):
 
 
 def _shown(value):
-    shown = f"{type(value).__name__} {value!r}"
+    shown = f"{type(value).__name__} {_clip(repr(value))}"
     if isinstance(value, int) and not isinstance(value, bool) and value > 2**32:
         shown += " (a MAC must be quoted in YAML: mac: \"02:42:ac:11:00:02\")"
     return shown
@@ -217,25 +219,265 @@ def topology_from_dict(cls, data, source="lab"):
     return topo
 
 
-def load(cls, text_or_path):
-    """Read a lab file: a path to a ``.yml``/``.yaml`` file, or the YAML text itself."""
+# --- reading the bytes and the YAML -----------------------------------------------------------
+
+MAX_BYTES = 1 << 20  # a lab file is a few kilobytes; a megabyte is far beyond any real one
+MAX_DEPTH = 32  # mappings and lists nested deeper than any lab file needs
+YAML_SUFFIXES = (".yml", ".yaml")
+LAB_SUFFIXES = YAML_SUFFIXES + (".json",)
+
+
+def read_file(path):
+    """The text of the lab file at ``path``: a regular file, at most MAX_BYTES, UTF-8."""
+    source = os.fspath(path)
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise TopologyError(f"{source}: cannot read the lab file: {e.strerror}; give the path of a "
+                            ".yml, .yaml or .json file (YAML text goes to Topology.from_yaml_text)") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise TopologyError(f"{source}: not a regular file (a device, a pipe or a directory); "
+                                "give the path of a lab file")
+        data = os.read(fd, MAX_BYTES + 1)
+        while len(data) <= MAX_BYTES:
+            more = os.read(fd, MAX_BYTES + 1 - len(data))
+            if not more:
+                break
+            data += more
+    except OSError as e:
+        raise TopologyError(f"{source}: cannot read the lab file: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    return decode(data, source)
+
+
+def decode(data, source="lab file"):
+    """``data`` (bytes) as text: at most MAX_BYTES, UTF-8; a TopologyError otherwise."""
+    if len(data) > MAX_BYTES:
+        raise TopologyError(f"{source}: larger than {MAX_BYTES} bytes; a lab file is a few kilobytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise TopologyError(f"{source}: byte {e.start} (line {line}) is {data[e.start]:#04x}, not UTF-8; "
+                            "save the file as UTF-8") from None
+
+
+def _strict_loader():
+    """A safe YAML loader for lab files (built once, on first use).
+
+    * YAML 1.2 scalars: only ``true``/``false`` are booleans and only ``null``/``~``/empty are
+      null; ``on``, ``yes``, ``no``, ``off`` stay strings, as do ``12:34:...`` (no base 60) and
+      dates;
+    * a mapping key is always the text written: ``on:`` is the name ``"on"``, ``~:`` the name
+      ``"~"`` (which validation then refuses as a name);
+    * a key written twice is refused, naming both lines;
+    * aliases (``*name``) are refused, so a few hundred bytes cannot expand into gigabytes;
+    * nesting deeper than MAX_DEPTH is refused.
+    """
+    global _LOADER
+    if _LOADER is not None:
+        return _LOADER
+    import yaml
+    from yaml.constructor import SafeConstructor
+    from yaml.resolver import BaseResolver
+
+    class Resolver(BaseResolver):
+        pass
+
+    for tag, pattern, first in (
+        ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+        ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+        ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                  r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+    ):
+        Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", re.compile(pattern), list(first))
+
+    class Constructor(SafeConstructor):
+        def construct_yaml_bool(self, node):
+            if node.value.lower() not in ("true", "false"):
+                raise _Refused(f"line {node.start_mark.line + 1}: {_clip(node.value)!r} is not true or false")
+            return node.value.lower() == "true"
+
+        def construct_yaml_int(self, node):
+            value = node.value
+            if value.startswith(("0o", "0x")):
+                return int(value[2:], 8 if value[1] == "o" else 16)
+            return int(value)
+
+        def construct_mapping(self, node, deep=False):
+            if not isinstance(node, yaml.MappingNode):
+                return super().construct_mapping(node, deep)
+            result, lines = {}, {}
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise _Refused(f"line {line}: a key must be a name, not a list or mapping")
+                key = key_node.value
+                if key in lines:
+                    raise _Refused(f"line {line}: key {_clip(key)!r} is written twice (lines {lines[key]} "
+                                   f"and {line}); keep one")
+                lines[key] = line
+                result[key] = self.construct_object(value_node, deep=deep)
+            return result
+
+    Constructor.add_constructor("tag:yaml.org,2002:bool", Constructor.construct_yaml_bool)
+    Constructor.add_constructor("tag:yaml.org,2002:int", Constructor.construct_yaml_int)
+    Constructor.add_constructor("tag:yaml.org,2002:map", Constructor.construct_yaml_map)
+    for tag in ("timestamp", "binary", "set", "omap", "pairs"):  # YAML 1.1 only: refuse, not guess
+        Constructor.add_constructor(f"tag:yaml.org,2002:{tag}", Constructor.construct_undefined)
+
+    class Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                 Constructor, Resolver):
+        def __init__(self, stream):
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            Constructor.__init__(self)
+            Resolver.__init__(self)
+            self.depth = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                line = self.peek_event().start_mark.line + 1
+                raise _Refused(f"line {line}: aliases (*name) are not allowed in a lab file; write the value out")
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    line = self.peek_event().start_mark.line + 1
+                    raise _Refused(f"line {line}: nested more than {MAX_DEPTH} levels deep; a lab file needs a few")
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    _LOADER = Loader
+    return Loader
+
+
+_LOADER = None
+
+
+class _Refused(Exception):
+    """A lab file the strict loader refuses; the message says where and why."""
+
+
+def _clip(text, limit=60):
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def parse_yaml(text, source="lab file"):
+    """The data of a YAML lab file's ``text``, read strictly (see :func:`_strict_loader`)."""
     import yaml
 
-    source = "lab file"
-    text = text_or_path
-    looks_like_path = isinstance(text_or_path, str) and "\n" not in text_or_path and ":" not in text_or_path
-    if isinstance(text_or_path, os.PathLike) or looks_like_path:
-        source = os.fspath(text_or_path)
-        try:
-            with open(source) as f:
-                text = f.read()
-        except OSError as e:
-            raise TopologyError(
-                f"{source}: cannot read the lab file: {e.strerror}; give a path to a .yml file, or the YAML text"
-            ) from None
+    if len(text) > MAX_BYTES:
+        raise TopologyError(f"{source}: larger than {MAX_BYTES} characters; a lab file is a few kilobytes")
+    loader = _strict_loader()(text)
     try:
-        data = yaml.safe_load(text)
+        return loader.get_single_data()
+    except _Refused as e:
+        raise TopologyError(f"{source}: {e}") from None
     except yaml.YAMLError as e:
-        raise TopologyError(f"{source}: not valid YAML: {e}") from None
-    topo = topology_from_dict(cls, data, source)
-    return topo
+        raise TopologyError(f"{source}: not valid YAML: {_clip(e, 600)}") from None
+    except (ValueError, OverflowError, RecursionError) as e:  # e.g. an integer of 5,000 digits
+        raise TopologyError(f"{source}: a value cannot be read ({_clip(e, 70)}); write a shorter one") from None
+    finally:
+        loader.dispose()
+
+
+def parse_json(text, source="lab file"):
+    """The data of a JSON lab file's ``text``: duplicate keys, NaN and deep nesting refused."""
+    import json
+
+    def pairs(items):
+        seen = {}
+        for key, value in items:
+            if key in seen:
+                raise _Refused(f"key {_clip(key)!r} is written twice in one object; keep one")
+            seen[key] = value
+        return seen
+
+    def constant(name):
+        raise _Refused(f"{name} is not a number a lab file can hold")
+
+    depth = max_depth_json(text)
+    if depth > MAX_DEPTH:
+        raise TopologyError(f"{source}: nested more than {MAX_DEPTH} levels deep; a lab file needs a few")
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except _Refused as e:
+        raise TopologyError(f"{source}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise TopologyError(f"{source}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except (ValueError, RecursionError) as e:
+        raise TopologyError(f"{source}: a value cannot be read: {_clip(e, 200)}") from None
+
+
+def max_depth_json(text):
+    """How deeply ``text``'s brackets nest, outside strings (an upper bound good enough to refuse)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def is_path(value):
+    """Whether ``value`` (given for a lab) is a file's path rather than YAML text.
+
+    A path-like object is a path; a string is a path when it names an existing file, ends in
+    .yml, .yaml or .json, or is one line; only text of several lines is read as YAML text.
+    """
+    if isinstance(value, os.PathLike):
+        return True
+    if not isinstance(value, str):
+        return False
+    if value.strip().lower().endswith(LAB_SUFFIXES) or "\n" not in value:
+        return True
+    try:
+        return os.path.isfile(value)
+    except (OSError, ValueError):
+        return False
+
+
+def load_path(cls, path):
+    """Read the lab file at ``path`` (YAML, or JSON when it ends in .json)."""
+    source = os.fspath(path)
+    text = read_file(source)
+    data = parse_json(text, source) if source.lower().endswith(".json") else parse_yaml(text, source)
+    return topology_from_dict(cls, data, source)
+
+
+def load_text(cls, text, source="lab text"):
+    """Read a lab from YAML ``text`` (JSON is YAML too)."""
+    if not isinstance(text, str):
+        raise UsageError(f"{source}: expected the YAML text of a lab (a str), got {type(text).__name__}")
+    return topology_from_dict(cls, parse_yaml(text, source), source)
+
+
+def load(cls, text_or_path):
+    """Read a lab file: a path (see :func:`is_path`), or the YAML text itself (several lines)."""
+    if isinstance(text_or_path, bytes):
+        return load_text(cls, decode(text_or_path))
+    if is_path(text_or_path):
+        return load_path(cls, text_or_path)
+    if isinstance(text_or_path, str):
+        return load_text(cls, text_or_path, "lab file")
+    raise UsageError(f"expected a lab file's path or YAML text, got {type(text_or_path).__name__} "
+                        f"{_clip(repr(text_or_path))}")

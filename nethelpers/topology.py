@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import names
-from .errors import TopologyError
+from .errors import TopologyError, UsageError
 
 DEFAULT_UNDERLAY = "10.168.0.0/24"
 DEFAULT_BRIDGE_SUBNET = "172.17.0.0/16"
@@ -58,12 +58,29 @@ def _short(cls):
 
 
 def _make(cls, what, *args, **options):
-    """Construct an entry; a misspelt option is a TopologyError naming it and the known ones."""
+    """Construct an entry; a misspelt option is a UsageError naming it and the known ones."""
     known = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in options if k not in known]
+    unknown = [k for k in options if k not in known[len(args):]]
     if unknown:
-        raise TopologyError(f"{what}: unknown option {unknown[0]!r}; known options: {', '.join(known[len(args):])}")
+        raise UsageError(f"{what}: unknown option {unknown[0]!r}; known options: {', '.join(known[len(args):])}")
     return cls(*args, **options)
+
+
+def _shown(value, limit=60):
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= limit else text[:limit] + '...'}"
+
+
+def _need_str(value, call, what, none=False):
+    """Raise a UsageError unless ``value`` is a str (or None, when ``none``)."""
+    if isinstance(value, str) or (none and value is None):
+        return
+    raise UsageError(f"{call}: {what} must be a string{' or None' if none else ''}, got {_shown(value)}")
+
+
+def _need_names(call, **values):
+    for what, value in values.items():
+        _need_str(value, call, what)
 
 
 # --- the entries of a lab -------------------------------------------------------------------
@@ -343,7 +360,11 @@ class Topology:
             containers of a non-IPv6 network; it keeps captures free of router solicitations).
     """
 
-    def __init__(self, name, *, underlay=DEFAULT_UNDERLAY, switch="lan", ipv6=False):
+    def __init__(self, name: str, *, underlay: Optional[str] = DEFAULT_UNDERLAY, switch: str = "lan",
+                 ipv6: bool = False):
+        _need_str(name, "Topology", "the lab's name")
+        _need_str(underlay, "Topology", "underlay (a subnet like 10.168.0.0/24, or None)", none=True)
+        _need_str(switch, "Topology", "switch (a namespace name)")
         self.name = name
         self.underlay = underlay
         self.switch = switch
@@ -369,68 +390,101 @@ class Topology:
 
     # Adding entries. Each returns the entry, and keeps the first problem for validate().
 
-    def add_node(self, name, **options):
+    def add_node(self, name: str, **options) -> "Node":
         """Add a node (a host). Options: address, bridge (a Bridge, a dict or None),
         ip_forward, masquerade, underlay (False: not on the underlay)."""
-        if isinstance(options.get("bridge"), dict):
-            options["bridge"] = _make(Bridge, f"node {name!r}: bridge", **options["bridge"])
-        node = _make(Node, f"node {name!r}", name, **options)
+        _need_str(name, "add_node", "the node's name")
+        bridge = options.get("bridge", Bridge())
+        if isinstance(bridge, dict):
+            options["bridge"] = _make(Bridge, f"add_node({name!r}): bridge", **bridge)
+        elif not isinstance(bridge, (Bridge, type(None))):
+            raise UsageError(f"add_node({name!r}): bridge must be a Bridge, a dict of its options or None, "
+                             f"got {_shown(bridge)}")
+        node = _make(Node, f"add_node({name!r})", name, **options)
         self.nodes.setdefault(name, node) is node or self._dupe("node", name)
         return node
 
-    def add_container(self, name, node, **options):
+    def add_container(self, name: str, node: str, **options) -> "Container":
         """Add a container on ``node``. Options: address, mac ("docker", "random" or a MAC), pod."""
-        container = _make(Container, f"container {name!r}", name, node, **options)
+        _need_str(name, "add_container", "the container's name")
+        _need_str(node, f"add_container({name!r})", "node (the name of a node)")
+        container = _make(Container, f"add_container({name!r})", name, node, **options)
         self.containers.setdefault(name, container) is container or self._dupe("container", name)
         return container
 
-    def add_pod(self, name, node, **options):
+    def add_pod(self, name: str, node: str, **options) -> "Container":
         """Add a Kubernetes-style pod: a container whose namespace a `pause` process holds."""
         return self.add_container(name, node, pod=True, **options)
 
-    def add_namespace(self, name):
+    def add_namespace(self, name: str) -> "Namespace":
         """Add a bare network namespace."""
+        _need_str(name, "add_namespace", "the namespace's name")
         ns = Namespace(name)
         self.namespaces.setdefault(name, ns) is ns or self._dupe("namespace", name)
         return ns
 
-    def add_veth(self, a, b, *, addresses=(None, None), macs=(None, None), mtu=None, up=True):
-        """Add a veth pair between ``a`` and ``b``, each ``"namespace:interface"``."""
-        veth = Veth((a, b), tuple(addresses), tuple(macs), mtu, up)
-        self.veths.append(veth)
-        return veth
+    def add_veth(self, a: str, b: str, **options) -> "Veth":
+        """Add a veth pair between ``a`` and ``b``, each ``"namespace:interface"``.
+        Options: addresses (two, each an address/prefix or None), macs (two), mtu, up."""
+        _need_str(a, "add_veth", "the first endpoint ('namespace:interface')")
+        _need_str(b, "add_veth", "the second endpoint ('namespace:interface')")
+        what = f"add_veth({a!r}, {b!r})"
+        for key in ("addresses", "macs"):
+            if key in options:
+                value = options[key]
+                if not isinstance(value, (tuple, list)) or len(value) != 2:
+                    raise UsageError(f"{what}: {key} must be a pair, one for each end (None for none), "
+                                     f"got {_shown(value)}")
+                options[key] = tuple(value)
+        return self._append(self.veths, _make(Veth, what, (a, b), **options))
 
-    def add_address(self, ns, dev, address):
+    def add_address(self, ns: str, dev: str, address: str) -> "Address":
         """Add ``address`` (with its prefix length) to ``dev`` in ``ns``."""
+        _need_names("add_address", ns=ns, dev=dev)
         return self._append(self.addresses, Address(ns, dev, address))
 
-    def add_route(self, ns, to, *, via=None, dev=None, onlink=False):
-        """Add a route in ``ns`` to ``to`` (a prefix or "default") via a gateway or out a device."""
-        return self._append(self.routes, Route(ns, to, via, dev, onlink))
+    def add_route(self, ns: str, to: str, **options) -> "Route":
+        """Add a route in ``ns`` to ``to`` (a prefix or "default") via a gateway or out a device.
+        Options: via, dev, onlink."""
+        _need_names("add_route", ns=ns)
+        return self._append(self.routes, _make(Route, f"add_route({ns!r}, {to!r})", ns, to, **options))
 
-    def add_sysctl(self, ns, key, value):
+    def add_sysctl(self, ns: str, key: str, value) -> "Sysctl":
         """Set a ``net.*`` sysctl in ``ns``, e.g. ``("node1", "net.ipv4.ip_forward", 1)``."""
+        _need_names("add_sysctl", ns=ns, key=key)
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, (int, str)):
+            raise UsageError(f"add_sysctl({ns!r}, {key!r}): value must be a number or a string, got {_shown(value)}")
         return self._append(self.sysctls, Sysctl(ns, key, str(value)))
 
-    def add_nftables(self, ns, rules):
+    def add_nftables(self, ns: str, rules: str) -> "Nftables":
         """Load an nftables script into ``ns``, as ``nft -f`` would."""
+        _need_names("add_nftables", ns=ns, rules=rules)
         return self._append(self.nftables, Nftables(ns, rules))
 
-    def add_publish(self, container, port, to_port=None, proto="tcp"):
-        """Publish ``container``'s ``to_port`` on its node's ``port``, as ``docker run -p``."""
-        return self._append(self.publish, Publish(container, port, to_port or port, proto))
+    def add_publish(self, container: str, port: int, to_port: Optional[int] = None, **options) -> "Publish":
+        """Publish ``container``'s ``to_port`` on its node's ``port``, as ``docker run -p``.
+        Options: proto ("tcp" or "udp")."""
+        _need_names("add_publish", container=container)
+        what = f"add_publish({container!r}, {port!r})"
+        return self._append(self.publish, _make(Publish, what, container, port,
+                                                port if to_port is None else to_port, **options))
 
-    def add_vxlan(self, ns, name, vni, **options):
+    def add_vxlan(self, ns: str, name: str, vni: int, **options) -> "Vxlan":
         """Add a VXLAN device. Options: dstport, local, remote, dev, learning, master, mtu,
         address, mac."""
-        return self._append(self.vxlans, _make(Vxlan, f"vxlan {name!r} in {ns!r}", ns, name, vni, **options))
+        _need_names("add_vxlan", ns=ns, name=name)
+        return self._append(self.vxlans, _make(Vxlan, f"add_vxlan({ns!r}, {name!r})", ns, name, vni, **options))
 
-    def add_fdb(self, ns, dev, mac, dst=None):
+    def add_fdb(self, ns: str, dev: str, mac: str, dst: Optional[str] = None) -> "Fdb":
         """Add a static FDB entry (``bridge fdb append``), e.g. head-end flooding on a VXLAN."""
+        _need_names("add_fdb", ns=ns, dev=dev)
         return self._append(self.fdb, Fdb(ns, dev, mac, dst))
 
-    def add_neighbour(self, ns, dev, address, mac):
+    def add_neighbour(self, ns: str, dev: str, address: str, mac: str) -> "Neighbour":
         """Add a permanent neighbour (ARP) entry."""
+        _need_names("add_neighbour", ns=ns, dev=dev)
         return self._append(self.neighbours, Neighbour(ns, dev, address, mac))
 
     def _append(self, where, entry):
@@ -453,10 +507,26 @@ class Topology:
 
     @classmethod
     def from_yaml(cls, text_or_path):
-        """Read a YAML lab file (a path, or the YAML text itself)."""
+        """Read a lab file: a path (``.yml``, ``.yaml``, or ``.json`` read as JSON), or YAML text.
+
+        A path-like object, or a string that names a file, ends in .yml/.yaml/.json or is one
+        line, is a path; only a string of several lines is read as YAML text. Use
+        :meth:`from_yaml_text` to say it is text.
+        """
         from .labfile import load
 
         return load(cls, text_or_path)
+
+    @classmethod
+    def from_yaml_text(cls, text, *, source="lab text"):
+        """Read a lab from YAML text (which may be JSON), never from a file.
+
+        >>> Topology.from_yaml_text("name: demo\\nnodes: {node1: {}}")
+        Topology('demo': 1 nodes, 0 containers, 0 namespaces, 0 veth pairs)
+        """
+        from .labfile import load_text
+
+        return load_text(cls, text, source)
 
     # Derived views.
 

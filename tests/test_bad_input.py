@@ -1,0 +1,194 @@
+"""Bad input of every kind ends in the package's own error, with a message, before the kernel is touched.
+
+Lab files (size, encoding, depth, aliases, duplicate keys, YAML 1.1 scalars, non-regular files, paths
+with ':'), and the Python API's argument types (every entry point says what it expected).
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nethelpers import Lab, Topology, TopologyError
+from nethelpers.errors import NetHelpersError, UsageError
+from nethelpers import labfile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def refused(text, match):
+    with pytest.raises(TopologyError, match=match) as e:
+        Topology.from_yaml_text(text).validate()
+    return str(e.value)
+
+
+# --- the lab-file reader --------------------------------------------------------------------
+
+
+def test_a_key_written_twice_is_refused_naming_both_lines():
+    refused("name: t\nnodes:\n  node1: {}\n  node1: {ip_forward: true}\n",
+            r"line 4: key 'node1' is written twice \(lines 3 and 4\)")
+
+
+def test_a_top_level_key_written_twice():
+    refused("name: a\nname: b\n", r"key 'name' is written twice \(lines 1 and 2\)")
+
+
+@pytest.mark.parametrize("word", ["on", "off", "yes", "no", "y", "n", "true", "null", "Null", "1", "0o7"])
+def test_a_name_is_the_text_written(word):
+    """YAML 1.1 would make `on:` the node True; a lab file's keys are the text written."""
+    topo = Topology.from_yaml_text(f"name: t\nunderlay: null\nnodes:\n  {word}: {{}}\n")
+    assert list(topo.nodes) == [word]
+
+
+def test_tilde_as_a_name_is_refused_as_a_name():
+    refused("name: t\nnodes:\n  ~: {}\n", r"node name '~' has characters")
+
+
+@pytest.mark.parametrize("word", ["yes", "no", "on", "off"])
+def test_yaml_11_booleans_are_strings(word):
+    assert list(Topology.from_yaml_text(f"name: t\nnamespaces: [{word}]\n").namespaces) == [word]
+    message = refused(f"name: t\nnodes: {{node1: {{ip_forward: {word}}}}}\n", "ip_forward: expected true or false")
+    assert f"str '{word}'" in message
+
+
+def test_an_unquoted_mac_is_a_string():
+    """YAML 1.1 reads 12:34:56:11:22:33 as a base-60 integer; YAML 1.2 as the text written."""
+    topo = Topology.from_yaml_text("name: t\nnodes: {node1: {containers: {c1: {mac: 12:34:56:11:22:33}}}}\n")
+    assert topo.containers["c1"].mac == "12:34:56:11:22:33"
+
+
+@pytest.mark.parametrize("n", [1, 2, 9])
+def test_aliases_are_refused(n):
+    """A billion laughs: a few hundred bytes of aliases that expand to gigabytes."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, n + 1)]
+    message = refused("name: t\n" + "\n".join(lines) + "\n", r"line 3: aliases \(\*name\) are not allowed")
+    assert len(message) < 200
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a: ", "}"), ("- ", "")])
+def test_deep_nesting_is_refused(opening, closing):
+    deep = opening * 10_000 + "x" + closing * 10_000 if closing else "\n".join(
+        " " * (2 * i) + "-" for i in range(200))
+    refused("name: t\nx: " + deep + "\n" if closing else "name: t\nx:\n" + deep + "\n", r"nested more than 32 levels")
+
+
+def test_a_long_integer_is_refused():
+    refused("name: t\nnodes: {node1: {bridge: {mtu: " + "9" * 5000 + "}}}\n", r"a value cannot be read")
+
+
+def test_a_huge_file_is_refused(tmp_path):
+    path = tmp_path / "big.yml"
+    path.write_text("name: t\n" + "#" * (labfile.MAX_BYTES + 10) + "\n")
+    with pytest.raises(TopologyError, match=r"larger than 1048576 bytes"):
+        Topology.from_yaml(path)
+
+
+def test_a_non_utf8_byte_is_named_with_its_offset(tmp_path):
+    path = tmp_path / "latin1.yml"
+    path.write_bytes("name: t\nnodes: {nœud: {}}\n".encode("latin-1", errors="replace").replace(b"?", b"\xe9"))
+    with pytest.raises(TopologyError, match=r"byte 17 \(line 2\) is 0xe9, not UTF-8; save the file as UTF-8"):
+        Topology.from_yaml(path)
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/urandom", "/tmp"])
+def test_a_device_or_directory_is_not_read(path):
+    with pytest.raises(TopologyError, match="not a regular file"):
+        Topology.from_yaml(path)
+
+
+def test_a_fifo_is_not_read(tmp_path):
+    fifo = tmp_path / "lab.yml"
+    os.mkfifo(fifo)
+    with pytest.raises(TopologyError, match="not a regular file"):
+        Topology.from_yaml(str(fifo))
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/stdin"])
+def test_check_does_not_read_forever(path):
+    result = subprocess.run([sys.executable, "-m", "nethelpers", "check", path], cwd=ROOT, capture_output=True,
+                            text=True, stdin=subprocess.PIPE, timeout=60)
+    assert result.returncode == 2 and "not a regular file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_path_with_a_colon_is_a_path(tmp_path):
+    path = tmp_path / "lab:v1.yml"
+    path.write_text("name: colon\nnodes: {node1: {}}\n")
+    assert Topology.from_yaml(str(path)).name == "colon"
+    with pytest.raises(TopologyError, match=r"missing:v2\.yml: cannot read the lab file: No such file"):
+        Topology.from_yaml(str(tmp_path / "missing:v2.yml"))
+    with pytest.raises(TopologyError, match=r"name: t: cannot read the lab file.*from_yaml_text"):
+        Lab("name: t", build=False)  # one line is a path, never silently YAML
+
+
+def test_yaml_text_is_read_only_when_asked_or_of_several_lines():
+    assert Topology.from_yaml_text("name: t").name == "t"
+    assert Topology.from_yaml("name: t\nnodes: {node1: {}}\n").name == "t"
+
+
+def test_json_lab_files_are_read_as_json(tmp_path):
+    good = tmp_path / "lab.json"
+    good.write_text('{"name": "j", "nodes": {"node1": {"ip_forward": true}}}')
+    assert Topology.from_yaml(good).nodes["node1"].ip_forward is True
+    for text, match in [('{"name": "a", "name": "b"}', "written twice"),
+                        ('{"name": "t", "nodes": {"x": {"bridge": {"mtu": NaN}}}}', "NaN is not a number"),
+                        ('{"name": "t", "x": ' + "[" * 5000 + "]" * 5000 + "}", "nested more than 32"),
+                        ('{"name": "t",}', "not valid JSON")]:
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        with pytest.raises(TopologyError, match=match):
+            Topology.from_yaml(bad)
+
+
+def test_messages_stay_short():
+    """A huge value is clipped in the message, not echoed whole."""
+    with pytest.raises(TopologyError) as e:
+        Topology.from_yaml_text("name: t\nnodes: {node1: {bridge: {mtu: " + "x" * 100_000 + "}}}\n")
+    assert len(str(e.value)) < 1000
+
+
+# --- the Python API checks its arguments ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: Topology(None), r"Topology: the lab's name must be a string, got NoneType None"),
+        (lambda: Topology(5), r"Topology: the lab's name must be a string, got int 5"),
+        (lambda: Topology("t", underlay=24), r"underlay .* must be a string or None, got int 24"),
+        (lambda: Topology("t").add_node(None), r"add_node: the node's name must be a string, got NoneType"),
+        (lambda: Topology("t").add_node(["n"]), r"add_node: the node's name must be a string, got list"),
+        (lambda: Topology("t").add_node("n", bridge=5), r"bridge must be a Bridge, a dict of its options or None"),
+        (lambda: Topology("t").add_node("n", bridge={"subnett": "10.0.0.0/24"}),
+         r"unknown option 'subnett'; known options: name, subnet"),
+        (lambda: Topology("t").add_container("c1", None), r"add_container\('c1'\): node .* got NoneType"),
+        (lambda: Topology("t").add_namespace(3), r"add_namespace: the namespace's name must be a string"),
+        (lambda: Topology("t").add_veth("a:x", "b:x", adresses=("10.0.0.1/24", None)),
+         r"add_veth\('a:x', 'b:x'\): unknown option 'adresses'; known options: addresses, macs, mtu, up"),
+        (lambda: Topology("t").add_veth("a:x", "b:x", addresses="10.0.0.1/24"), r"addresses must be a pair"),
+        (lambda: Topology("t").add_veth(None, "b:x"), r"add_veth: the first endpoint"),
+        (lambda: Topology("t").add_route("a", "default", gateway="10.0.0.1"),
+         r"unknown option 'gateway'; known options: via, dev, onlink"),
+        (lambda: Topology("t").add_sysctl("a", "net.ipv4.ip_forward", None), r"value must be a number or a string"),
+        (lambda: Topology("t").add_sysctl("a", 5, 1), r"add_sysctl: key must be a string"),
+        (lambda: Topology("t").add_nftables("a", None), r"add_nftables: rules must be a string"),
+        (lambda: Topology("t").add_publish("c1", 80, protocol="udp"), r"unknown option 'protocol'; known options: proto"),
+        (lambda: Topology("t").add_vxlan("a", "vx", 1, port=4789), r"unknown option 'port'; known options: dstport"),
+        (lambda: Lab(42), r"Lab: expected a Topology, a dict as a lab file holds, or a lab file's path, got int 42"),
+        (lambda: Lab([1, 2]), r"Lab: expected a Topology.*got list \[1, 2\]"),
+        (lambda: Lab(None), r"Lab: expected a Topology.*got NoneType"),
+        (lambda: Topology.from_yaml(42), r"expected a lab file's path or YAML text, got int 42"),
+        (lambda: Topology.from_yaml_text(b"name: t"), r"expected the YAML text of a lab \(a str\), got bytes"),
+        (lambda: Topology.from_dict([1]), r"expected a mapping, got list"),
+    ],
+)
+def test_api_says_what_it_expected(call, match):
+    with pytest.raises(NetHelpersError, match=match) as e:
+        call()
+    assert isinstance(e.value, TopologyError)
+    if not re.search("expected a mapping", match):
+        assert isinstance(e.value, (UsageError, TypeError))
