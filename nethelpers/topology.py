@@ -26,13 +26,12 @@ ip netns add lan
 """
 
 import dataclasses
-import ipaddress
-import shlex
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import names
-from .errors import TopologyError, UsageError
+from .errors import UsageError
+from .plan import PAUSE_ARGV, Step  # noqa: F401  (Step was defined here; kept importable)
+from .validate import resolve as _resolve
 
 DEFAULT_UNDERLAY = "10.168.0.0/24"
 DEFAULT_BRIDGE_SUBNET = "172.17.0.0/16"
@@ -231,119 +230,6 @@ class Neighbour:
     dev: str
     address: str
     mac: str
-
-
-# --- the plan: what building a lab does, step by step ----------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One kernel operation of a build, with the shell command that does the same thing."""
-
-    op: str
-    ns: str
-    args: dict
-
-    def command(self):
-        """The ``ip``/``bridge``/``nft``/``sysctl`` command equivalent to this step."""
-        return _COMMANDS[self.op](self.ns, **self.args)
-
-
-def _ip(ns, *words):
-    return " ".join(["ip", "-n", ns, *[str(w) for w in words]])
-
-
-def _cmd_netns(ns):
-    return f"ip netns add {ns}"
-
-
-def _cmd_sysctl(ns, key, value):
-    return f"ip netns exec {ns} sysctl -qw {key}={value}"
-
-
-def _cmd_up(ns, dev):
-    return _ip(ns, "link set", dev, "up")
-
-
-def _cmd_bridge(ns, name, mac, mtu, ageing):
-    extra = f" ageing_time {ageing * 100}" if ageing is not None else ""
-    return _ip(ns, "link add", name, "address", mac, "mtu", mtu, "type bridge") + extra
-
-
-def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
-    words = ["link add", name]
-    words += ["address", mac] if mac else []
-    words += ["mtu", mtu] if mtu else []
-    words += ["master", master] if master else []
-    words += ["up"] if up else []
-    words += ["type veth peer name", peer]
-    words += ["netns", peer_ns] if peer_ns != ns else []
-    words += ["address", peer_mac] if peer_mac else []
-    words += ["mtu", mtu] if mtu else []
-    return _ip(ns, *words)
-
-
-def _cmd_addr(ns, dev, address):
-    brd = ["brd +"] if int(address.rsplit("/", 1)[1]) < 31 else []  # as Docker sets it
-    return _ip(ns, "addr add", address, *brd, "dev", dev)
-
-
-def _cmd_route(ns, to, via, dev, onlink):
-    words = ["route add", to]
-    words += ["via", via] if via else []
-    words += ["dev", dev] if dev else []
-    words += ["onlink"] if onlink else []
-    return _ip(ns, *words)
-
-
-def _cmd_vxlan(ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
-    words = ["link add", name]
-    words += ["address", mac] if mac else []
-    words += ["mtu", mtu] if mtu else []
-    words += ["type vxlan id", vni]
-    words += ["dstport", dstport] if dstport is not None else []
-    words += ["local", local] if local else []
-    words += ["remote", remote] if remote else []
-    words += ["dev", dev] if dev else []
-    words += [] if learning else ["nolearning"]
-    line = _ip(ns, *words)
-    if master:
-        line += "\n" + _ip(ns, "link set", name, "master", master)
-    return line
-
-
-def _cmd_fdb(ns, dev, mac, dst):
-    return f"bridge -n {ns} fdb append {mac} dev {dev}" + (f" dst {dst}" if dst else "")
-
-
-def _cmd_neigh(ns, dev, address, mac):
-    return _ip(ns, "neigh add", address, "lladdr", mac, "dev", dev, "nud permanent")
-
-
-def _cmd_nft(ns, rules):
-    return f"ip netns exec {ns} nft -f - <<'EOF'\n{rules.rstrip()}\nEOF"
-
-
-def _cmd_process(ns, argv, name):
-    return f"ip netns exec {ns} {shlex.join(argv)} &  # {name}"
-
-
-_COMMANDS = {
-    "netns": _cmd_netns,
-    "sysctl": _cmd_sysctl,
-    "up": _cmd_up,
-    "bridge": _cmd_bridge,
-    "veth": _cmd_veth,
-    "addr": _cmd_addr,
-    "route": _cmd_route,
-    "vxlan": _cmd_vxlan,
-    "fdb": _cmd_fdb,
-    "neigh": _cmd_neigh,
-    "nft": _cmd_nft,
-    "process": _cmd_process,
-}
-
-PAUSE_ARGV = ["sleep", "infinity"]
 
 
 # --- the topology ----------------------------------------------------------------------------
@@ -546,9 +432,7 @@ class Topology:
 
     def resolve(self):
         """Validate, then compute every default (addresses, names, MACs). Returns a Resolved."""
-        from .validate import resolve
-
-        return resolve(self)
+        return _resolve(self)
 
     def plan(self):
         """The list of :class:`Step` that builds this lab, in order."""

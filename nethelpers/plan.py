@@ -1,0 +1,247 @@
+"""The build plan: the kernel operations that build a lab, in order, each with its shell command.
+
+A :class:`Step` is one operation (``op``) in one namespace with its arguments, as plain data: the
+engine carries it out through netlink, and :meth:`Step.command` says the same thing as an
+``ip``/``bridge``/``nft``/``sysctl`` command a learner could type. :func:`steps` turns a
+validated description into the list of steps. Nothing here checks a description
+(:mod:`nethelpers.validate` does) or touches the kernel (:mod:`nethelpers.lab` does).
+"""
+
+import ipaddress
+import shlex
+from dataclasses import dataclass
+
+from . import names
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel operation of a build, with the shell command that does the same thing."""
+
+    op: str
+    ns: str
+    args: dict
+
+    def command(self):
+        """The ``ip``/``bridge``/``nft``/``sysctl`` command equivalent to this step."""
+        return _COMMANDS[self.op](self.ns, **self.args)
+
+
+def _ip(ns, *words):
+    return " ".join(["ip", "-n", ns, *[str(w) for w in words]])
+
+
+def _cmd_netns(ns):
+    return f"ip netns add {ns}"
+
+
+def _cmd_sysctl(ns, key, value):
+    return f"ip netns exec {ns} sysctl -qw {key}={value}"
+
+
+def _cmd_up(ns, dev):
+    return _ip(ns, "link set", dev, "up")
+
+
+def _cmd_bridge(ns, name, mac, mtu, ageing):
+    extra = f" ageing_time {ageing * 100}" if ageing is not None else ""
+    return _ip(ns, "link add", name, "address", mac, "mtu", mtu, "type bridge") + extra
+
+
+def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
+    words = ["link add", name]
+    words += ["address", mac] if mac else []
+    words += ["mtu", mtu] if mtu else []
+    words += ["master", master] if master else []
+    words += ["up"] if up else []
+    words += ["type veth peer name", peer]
+    words += ["netns", peer_ns] if peer_ns != ns else []
+    words += ["address", peer_mac] if peer_mac else []
+    words += ["mtu", mtu] if mtu else []
+    return _ip(ns, *words)
+
+
+def _cmd_addr(ns, dev, address):
+    brd = ["brd +"] if int(address.rsplit("/", 1)[1]) < 31 else []  # as Docker sets it
+    return _ip(ns, "addr add", address, *brd, "dev", dev)
+
+
+def _cmd_route(ns, to, via, dev, onlink):
+    words = ["route add", to]
+    words += ["via", via] if via else []
+    words += ["dev", dev] if dev else []
+    words += ["onlink"] if onlink else []
+    return _ip(ns, *words)
+
+
+def _cmd_vxlan(ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
+    words = ["link add", name]
+    words += ["address", mac] if mac else []
+    words += ["mtu", mtu] if mtu else []
+    words += ["type vxlan id", vni]
+    words += ["dstport", dstport] if dstport is not None else []
+    words += ["local", local] if local else []
+    words += ["remote", remote] if remote else []
+    words += ["dev", dev] if dev else []
+    words += [] if learning else ["nolearning"]
+    line = _ip(ns, *words)
+    if master:
+        line += "\n" + _ip(ns, "link set", name, "master", master)
+    return line
+
+
+def _cmd_fdb(ns, dev, mac, dst):
+    return f"bridge -n {ns} fdb append {mac} dev {dev}" + (f" dst {dst}" if dst else "")
+
+
+def _cmd_neigh(ns, dev, address, mac):
+    return _ip(ns, "neigh add", address, "lladdr", mac, "dev", dev, "nud permanent")
+
+
+def _cmd_nft(ns, rules):
+    return f"ip netns exec {ns} nft -f - <<'EOF'\n{rules.rstrip()}\nEOF"
+
+
+def _cmd_process(ns, argv, name):
+    return f"ip netns exec {ns} {shlex.join(argv)} &  # {name}"
+
+
+_COMMANDS = {
+    "netns": _cmd_netns,
+    "sysctl": _cmd_sysctl,
+    "up": _cmd_up,
+    "bridge": _cmd_bridge,
+    "veth": _cmd_veth,
+    "addr": _cmd_addr,
+    "route": _cmd_route,
+    "vxlan": _cmd_vxlan,
+    "fdb": _cmd_fdb,
+    "neigh": _cmd_neigh,
+    "nft": _cmd_nft,
+    "process": _cmd_process,
+}
+
+PAUSE_ARGV = ["sleep", "infinity"]
+
+
+
+def steps(topo, r, underlay, veth_ends):
+    """The steps that build ``topo``, given its resolved form ``r`` (see validate.resolve)."""
+    steps = []
+
+    def add(op, ns, **args):
+        steps.append(Step(op, ns, args))
+
+    bare = set(topo.namespaces)
+    for ns in r.namespaces:
+        add("netns", ns)
+        if not topo.ipv6:
+            add("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
+            add("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
+        # No IGMP reports for link-local groups (a bridge joins 224.0.0.106): they would
+        # flood to every container and interleave with the packets a lesson is about.
+        add("sysctl", ns, key="net.ipv4.igmp_link_local_mcast_reports", value="0")
+        if ns not in bare:
+            add("up", ns, dev="lo")
+    for node in topo.nodes.values():
+        if node.ip_forward:
+            add("sysctl", node.name, key="net.ipv4.ip_forward", value="1")
+
+    if underlay is not None:
+        sw = topo.switch
+        add("bridge", sw, name="br0", mac=names.derived_mac(topo.name, sw, "br0"), mtu=1500, ageing=None)
+        add("up", sw, dev="br0")
+        for node in topo.nodes.values():
+            rn = r.nodes[node.name]
+            if rn.address is None:
+                continue
+            add("veth", sw, name=node.name, peer_ns=node.name, peer="eth0",
+                mac=names.derived_mac(topo.name, sw, node.name),
+                peer_mac=names.derived_mac(topo.name, node.name, "eth0"),
+                mtu=None, master="br0", up=True)
+            add("addr", node.name, dev="eth0", address=f"{rn.address}/{underlay.prefixlen}")
+            add("up", node.name, dev="eth0")
+
+    for node in topo.nodes.values():
+        rn = r.nodes[node.name]
+        if node.bridge is None:
+            continue
+        add("bridge", node.name, name=node.bridge.name, mac=rn.bridge_mac, mtu=node.bridge.mtu,
+            ageing=node.bridge.ageing)
+        add("addr", node.name, dev=node.bridge.name, address=rn.bridge_address)
+        add("up", node.name, dev=node.bridge.name)
+
+    for rc in r.containers.values():
+        mtu = topo.nodes[rc.node].bridge.mtu  # Docker gives containers their network's MTU
+        add("veth", rc.node, name=rc.veth, peer_ns=rc.name, peer="eth0", mac=rc.veth_mac,
+            peer_mac=rc.mac, mtu=None if mtu == 1500 else mtu, master=rc.bridge, up=True)
+        add("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
+        add("up", rc.name, dev="eth0")
+        add("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
+
+    for veth, ((ns_a, dev_a), (ns_b, dev_b)), addresses, macs in veth_ends:
+        macs = [m or names.derived_mac(topo.name, ns, dev) for m, (ns, dev) in zip(macs, ((ns_a, dev_a), (ns_b, dev_b)))]
+        add("veth", ns_a, name=dev_a, peer_ns=ns_b, peer=dev_b, mac=macs[0], peer_mac=macs[1],
+            mtu=veth.mtu, master=None, up=veth.up)
+        if veth.up:
+            add("up", ns_b, dev=dev_b)
+        for (ns, dev), address in zip(((ns_a, dev_a), (ns_b, dev_b)), addresses):
+            if address is not None:
+                add("addr", ns, dev=dev, address=address)
+
+    for vx in topo.vxlans:
+        add("vxlan", vx.ns, name=vx.name, vni=vx.vni, dstport=vx.dstport, local=vx.local,
+            remote=vx.remote, dev=vx.dev, learning=vx.learning,
+            mac=vx.mac or names.derived_mac(topo.name, vx.ns, vx.name), mtu=vx.mtu,
+            master=vx.master)
+        if vx.address:
+            add("addr", vx.ns, dev=vx.name, address=vx.address)
+        add("up", vx.ns, dev=vx.name)
+
+    for e in topo.addresses:
+        add("addr", e.ns, dev=e.dev, address=e.address)
+    for e in topo.routes:
+        add("route", e.ns, to=e.to, via=e.via, dev=e.dev, onlink=e.onlink)
+    for e in topo.fdb:
+        add("fdb", e.ns, dev=e.dev, mac=e.mac.lower(), dst=e.dst)
+    for e in topo.neighbours:
+        add("neigh", e.ns, dev=e.dev, address=e.address, mac=e.mac.lower())
+    for e in topo.sysctls:
+        add("sysctl", e.ns, key=e.key, value=e.value)
+    for node, script in _docker_nat(topo, r).items():
+        add("nft", node, rules=script)
+    for e in topo.nftables:
+        add("nft", e.ns, rules=e.rules)
+    for rc in r.containers.values():
+        if rc.pod:
+            add("process", rc.name, argv=PAUSE_ARGV, name="pause")
+    return steps
+
+
+def _docker_nat(topo, r):
+    """Docker's NAT rules, in nftables: MASQUERADE for nodes that ask, DNAT for -p."""
+    scripts = {}
+    for node in topo.nodes.values():
+        rn = r.nodes[node.name]
+        chains = []
+        if node.masquerade and node.bridge is not None:
+            subnet = ipaddress.IPv4Interface(rn.bridge_address).network
+            chains.append(
+                "\tchain POSTROUTING {\n"
+                "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+                f'\t\tip saddr {subnet} oifname != "{node.bridge.name}" masquerade\n'
+                "\t}"
+            )
+        published = [p for p in topo.publish if r.containers[p.container].node == node.name]
+        if published:
+            rules = "".join(
+                f'\t\tfib daddr type local iifname != "{node.bridge.name}" {p.proto} dport {p.port} '
+                f"dnat to {r.containers[p.container].address}:{p.to_port}\n"
+                for p in published
+            )
+            chains.append(
+                "\tchain PREROUTING {\n"
+                "\t\ttype nat hook prerouting priority dstnat; policy accept;\n" + rules + "\t}"
+            )
+        if chains:
+            scripts[node.name] = "table ip nat {\n" + "\n".join(chains) + "\n}\n"
+    return scripts
