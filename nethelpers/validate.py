@@ -1,4 +1,4 @@
-"""Validation of a Topology, and its resolution into a build plan.
+"""Validation of a Topology, and its resolution into a build plan (one checker per kind of entry).
 
 :func:`resolve` checks every entry, collects every problem (each naming the entry and the
 value, and saying what to do) and raises them together as one :class:`TopologyError`; only a
@@ -54,12 +54,47 @@ class Resolved:
 
 
 class _Checker:
+    """The problems found so far, and what the checkers have resolved for the ones after them."""
+
     def __init__(self, topo):
         self.topo = topo
         self.problems = list(getattr(topo, "_duplicates", []))
+        self.owner = {}  # namespace -> what owns the name ("node 'node1'")
+        self.interfaces = {}  # namespace -> interface names the build creates there
+        self.has_underlay = False
+        self.underlay = None  # the underlay's IPv4Network
+        self.under_used = {}  # underlay address -> who has it
+        self.nodes = {}  # name -> ResolvedNode
+        self.bridge_nets = {}  # node -> (subnet, gateway, used addresses, allocator)
+        self.containers = {}  # name -> ResolvedContainer
+        self.veth_ends = []  # (Veth, ((ns, dev), (ns, dev)), addresses, macs)
 
     def fail(self, message):
         self.problems.append(message)
+
+    def known(self):
+        return ", ".join(self.interfaces) or "none"
+
+    def known_ns(self, ns, what):
+        if ns not in self.interfaces:
+            self.fail(f"{what}: unknown namespace {ns!r}; known: {self.known()}")
+            return False
+        return True
+
+    def known_dev(self, ns, dev, what):
+        if not self.known_ns(ns, what):
+            return False
+        if dev not in self.interfaces[ns]:
+            self.fail(f"{what}: no interface {dev!r} in {ns!r}; it has {', '.join(sorted(self.interfaces[ns]))}")
+            return False
+        return True
+
+    def add_interface(self, ns, dev, what):
+        if ns not in self.interfaces:
+            return
+        if dev in self.interfaces[ns]:
+            self.fail(f"{what}: interface {dev!r} already exists in {ns!r}; choose another name")
+        self.interfaces[ns].add(dev)
 
     def name(self, value, what):
         problem = names.name_problem(value, what)
@@ -147,76 +182,92 @@ class _Allocator:
 
 
 def resolve(topo):
-    """Validate ``topo`` and return its :class:`Resolved` form, or raise TopologyError."""
+    """Validate ``topo`` and return its :class:`Resolved` form, or raise TopologyError.
+
+    Each kind of entry has its checker below; they run in build order, since a later entry
+    (a route's device) may name what an earlier one made (a veth). Every problem is kept and
+    all are raised together.
+    """
     c = _Checker(topo)
+    for check in CHECKERS:
+        check(c)
+    if c.problems:
+        raise TopologyError(c.problems)
+    resolved = Resolved(topo.name, list(c.owner), c.nodes, c.containers, c.interfaces)
+    resolved.steps = plan_steps(topo, resolved, c.underlay, c.veth_ends)
+    return resolved
+
+
+def _check_lab(c):
+    topo = c.topo
     if not isinstance(topo.name, str) or not topo.name.strip():
         c.fail(f"lab name {topo.name!r} must be a non-empty string")
     c.flag(topo.ipv6, "lab option ipv6")
 
-    # Namespace names: one flat space, like the files in /run/netns.
-    owner = {}
-    has_underlay = topo._has_underlay()
-    if has_underlay:
+
+def _check_namespace_names(c):
+    """Namespace names: one flat space, like the files in /run/netns."""
+    topo = c.topo
+    c.has_underlay = topo._has_underlay()
+    if c.has_underlay:
         c.name(topo.switch, "underlay switch name")
-        owner[topo.switch] = "the underlay switch"
+        c.owner[topo.switch] = "the underlay switch"
     for kind, entries in (("node", topo.nodes), ("container", topo.containers), ("namespace", topo.namespaces)):
         for name in entries:
             if not c.name(name, f"{kind} name"):
                 continue
-            if name in owner:
-                c.fail(f"{kind} {name!r}: the name is already used by {owner[name]}; names must be unique in a lab")
+            if name in c.owner:
+                c.fail(f"{kind} {name!r}: the name is already used by {c.owner[name]}; names must be unique in a lab")
                 continue
-            owner[name] = f"{kind} {name!r}"
-    interfaces = {ns: {"lo"} for ns in owner}
+            c.owner[name] = f"{kind} {name!r}"
+    c.interfaces = {ns: {"lo"} for ns in c.owner}
 
-    def add_interface(ns, dev, what):
-        if ns not in interfaces:
-            return
-        if dev in interfaces[ns]:
-            c.fail(f"{what}: interface {dev!r} already exists in {ns!r}; choose another name")
-        interfaces[ns].add(dev)
 
-    # The underlay and the nodes.
-    underlay = c.network(topo.underlay, "underlay subnet") if has_underlay else None
-    under_used = {}
-    resolved_nodes = {}
+def _check_nodes(c):
+    """Nodes and their underlay addresses (given ones first, then the defaults in node order)."""
+    topo = c.topo
+    c.underlay = c.network(topo.underlay, "underlay subnet") if c.has_underlay else None
+    used = c.under_used
     for node in topo.nodes.values():
         what = f"node {node.name!r}"
         c.flag(node.ip_forward, f"{what}: ip_forward")
         c.flag(node.masquerade, f"{what}: masquerade")
         c.flag(node.underlay, f"{what}: underlay")
         address = None
-        if node.underlay and has_underlay:
+        if node.underlay and c.has_underlay:
             if node.address is not None:
                 ip = c.ip(node.address, f"{what}: address")
-                if _host_in(c, ip, underlay, f"{what}: address", under_used):
-                    under_used[ip] = what
+                if _host_in(c, ip, c.underlay, f"{what}: address", used):
+                    used[ip] = what
                     address = ip
-            add_interface(node.name, "eth0", what)
-            add_interface(topo.switch, node.name, what)
+            c.add_interface(node.name, "eth0", what)
+            c.add_interface(topo.switch, node.name, what)
         elif node.address is not None:
             c.fail(f"{what}: address {node.address!r} given but the node is not on an underlay; "
                    "drop the address, or put the node on the underlay (underlay=True and a lab underlay subnet)")
-        resolved_nodes[node.name] = ResolvedNode(node.name, address, node.bridge, None, None)
-    under_alloc = _Allocator(underlay, under_used, skip=1) if underlay is not None else None  # .1: the router
-    for node in topo.nodes.values():  # default underlay addresses, in node order
-        rn = resolved_nodes[node.name]
-        if node.underlay and has_underlay and underlay is not None and node.address is None:
-            ip = under_alloc.next()
+        c.nodes[node.name] = ResolvedNode(node.name, address, node.bridge, None, None)
+    if c.underlay is None:
+        return
+    allocator = _Allocator(c.underlay, used, skip=1)  # .1: the router
+    for node in topo.nodes.values():
+        rn = c.nodes[node.name]
+        if node.underlay and node.address is None:
+            ip = allocator.next()
             if ip is None:
-                c.fail(f"node {node.name!r}: the underlay {underlay} has no free address left")
+                c.fail(f"node {node.name!r}: the underlay {c.underlay} has no free address left")
             else:
-                under_used[ip] = f"node {node.name!r}"
+                used[ip] = f"node {node.name!r}"
                 rn.address = ip
 
-    bridge_nets = {}
+
+def _check_bridges(c):
+    """Each node's bridge: name, subnet, address, MTU, ageing, MAC."""
+    topo = c.topo
     for node in topo.nodes.values():
         b, what = node.bridge, f"node {node.name!r}: bridge"
-        if b is None:
+        if b is None or not c.name(b.name, f"{what} name"):
             continue
-        if not c.name(b.name, f"{what} name"):
-            continue
-        add_interface(node.name, b.name, what)
+        c.add_interface(node.name, b.name, what)
         net = c.network(b.subnet, f"{what} {b.name} subnet")
         c.integer(b.mtu, f"{what} {b.name} mtu", *MTU_RANGE)
         if b.ageing is not None:
@@ -230,13 +281,15 @@ def resolve(topo):
         gw = c.ip(b.address, f"{what} {b.name} address") if b.address else next(net.hosts(), None)
         if _host_in(c, gw, net, f"{what} {b.name} address", used):
             used[gw] = f"bridge {b.name} of {node.name!r}"
-        bridge_nets[node.name] = (net, gw, used, _Allocator(net, used))
-        rn = resolved_nodes[node.name]
+        c.bridge_nets[node.name] = (net, gw, used, _Allocator(net, used))
+        rn = c.nodes[node.name]
         rn.bridge_address = f"{gw}/{net.prefixlen}"
         rn.bridge_mac = mac
 
-    # Containers.
-    resolved_containers = {}
+
+def _check_containers(c):
+    """Containers: their node and given addresses; then default addresses, next free from .2."""
+    topo = c.topo
     pending = []
     for ctr in topo.containers.values():
         what = f"container {ctr.name!r}"
@@ -248,9 +301,9 @@ def resolve(topo):
         if topo.nodes[ctr.node].bridge is None:
             c.fail(f"{what}: node {ctr.node!r} has no bridge to attach it to; give the node a bridge")
             continue
-        if ctr.node not in bridge_nets:
+        if ctr.node not in c.bridge_nets:
             continue
-        net, gw, used, _ = bridge_nets[ctr.node]
+        net, gw, used, _ = c.bridge_nets[ctr.node]
         ip = None
         if ctr.address is not None:
             ip = c.ip(ctr.address, f"{what}: address")
@@ -259,52 +312,46 @@ def resolve(topo):
             else:
                 ip = None
         pending.append((ctr, ip))
-    for ctr, ip in pending:  # default addresses: next free from .2, in creation order
-        what = f"container {ctr.name!r}"
-        net, gw, used, allocator = bridge_nets[ctr.node]
-        if ctr.address is None:
-            ip = allocator.next()
-            if ip is None:
-                c.fail(f"{what}: the subnet {net} of node {ctr.node!r} has no free address left")
-                continue
-            used[ip] = what
-        if ip is None:
-            continue
-        if ctr.mac == "docker":
-            mac = names.docker_mac(ip)
-        elif ctr.mac == "random":
-            mac = None
-        else:
-            mac = c.mac(ctr.mac, f"{what}: mac")
-        veth = names.veth_name(topo.name, ctr.name)
-        add_interface(ctr.node, veth, what)
-        if owner.get(ctr.name) == what:  # not when the name is refused, or is another's
-            add_interface(ctr.name, "eth0", what)
-        resolved_containers[ctr.name] = ResolvedContainer(
-            ctr.name, ctr.node, str(ip), net.prefixlen, mac, veth,
-            names.derived_mac(topo.name, ctr.name, "veth"), topo.nodes[ctr.node].bridge.name,
-            str(gw), ctr.pod,
-        )
+    for ctr, ip in pending:
+        _resolve_container(c, ctr, ip)
 
-    # Bare veth pairs.
-    veth_ends = []
-    for i, veth in enumerate(topo.veths):
+
+def _resolve_container(c, ctr, ip):
+    topo, what = c.topo, f"container {ctr.name!r}"
+    net, gw, used, allocator = c.bridge_nets[ctr.node]
+    if ctr.address is None:
+        ip = allocator.next()
+        if ip is None:
+            c.fail(f"{what}: the subnet {net} of node {ctr.node!r} has no free address left")
+            return
+        used[ip] = what
+    if ip is None:
+        return
+    if ctr.mac == "docker":
+        mac = names.docker_mac(ip)
+    elif ctr.mac == "random":
+        mac = None
+    else:
+        mac = c.mac(ctr.mac, f"{what}: mac")
+    veth = names.veth_name(topo.name, ctr.name)
+    c.add_interface(ctr.node, veth, what)
+    if c.owner.get(ctr.name) == what:  # not when the name is refused, or is another's
+        c.add_interface(ctr.name, "eth0", what)
+    c.containers[ctr.name] = ResolvedContainer(
+        ctr.name, ctr.node, str(ip), net.prefixlen, mac, veth,
+        names.derived_mac(topo.name, ctr.name, "veth"), topo.nodes[ctr.node].bridge.name,
+        str(gw), ctr.pod,
+    )
+
+
+def _check_veths(c):
+    """Bare veth pairs: two known endpoints 'namespace:interface', MTU, addresses, MACs."""
+    for i, veth in enumerate(c.topo.veths):
         what = f"veth pair #{i + 1}"
-        ends = []
         if not (isinstance(veth.endpoints, (tuple, list)) and len(veth.endpoints) == 2):
             c.fail(f"{what}: endpoints {veth.endpoints!r} must be two strings 'namespace:interface'")
             continue
-        for end in veth.endpoints:
-            if not isinstance(end, str) or end.count(":") != 1:
-                c.fail(f"{what}: endpoint {end!r} must be written 'namespace:interface', like 'ns1:veth0'")
-                continue
-            ns, dev = end.split(":")
-            if ns not in interfaces:
-                c.fail(f"{what}: endpoint {end!r} names an unknown namespace {ns!r}; known: {', '.join(interfaces) or 'none'}")
-                continue
-            if c.name(dev, f"{what}: interface name"):
-                add_interface(ns, dev, what)
-                ends.append((ns, dev))
+        ends = [end for end in (_veth_end(c, end, what) for end in veth.endpoints) if end]
         if veth.mtu is not None:
             c.integer(veth.mtu, f"{what}: mtu", *MTU_RANGE)
         c.flag(veth.up, f"{what}: up")
@@ -317,24 +364,30 @@ def resolve(topo):
             if m is not None:
                 c.mac(m, f"{what}: mac")
         if len(ends) == 2:
-            veth_ends.append((veth, ends, addresses[:2], macs[:2]))
+            c.veth_ends.append((veth, ends, addresses[:2], macs[:2]))
 
-    def known_dev(ns, dev, what):
-        if ns not in interfaces:
-            c.fail(f"{what}: unknown namespace {ns!r}; known: {', '.join(interfaces) or 'none'}")
-            return False
-        if dev not in interfaces[ns]:
-            c.fail(f"{what}: no interface {dev!r} in {ns!r}; it has {', '.join(sorted(interfaces[ns]))}")
-            return False
-        return True
 
-    for i, vx in enumerate(topo.vxlans):
+def _veth_end(c, end, what):
+    if not isinstance(end, str) or end.count(":") != 1:
+        c.fail(f"{what}: endpoint {end!r} must be written 'namespace:interface', like 'ns1:veth0'")
+        return None
+    ns, dev = end.split(":")
+    if ns not in c.interfaces:
+        c.fail(f"{what}: endpoint {end!r} names an unknown namespace {ns!r}; known: {c.known()}")
+        return None
+    if not c.name(dev, f"{what}: interface name"):
+        return None
+    c.add_interface(ns, dev, what)
+    return ns, dev
+
+
+def _check_vxlans(c):
+    for vx in c.topo.vxlans:
         what = f"vxlan {vx.name!r} in {vx.ns!r}"
-        if vx.ns not in interfaces:
-            c.fail(f"{what}: unknown namespace {vx.ns!r}; known: {', '.join(interfaces) or 'none'}")
+        if not c.known_ns(vx.ns, what):
             continue
         if c.name(vx.name, f"{what}: name"):
-            add_interface(vx.ns, vx.name, what)
+            c.add_interface(vx.ns, vx.name, what)
         c.integer(vx.vni, f"{what}: VNI", *VNI_RANGE, " (24 bits)")
         if vx.dstport is not None:
             c.integer(vx.dstport, f"{what}: dstport", *PORT_RANGE)
@@ -342,9 +395,9 @@ def resolve(topo):
             if getattr(vx, key) is not None:
                 c.ip(getattr(vx, key), f"{what}: {key}")
         if vx.dev is not None:
-            known_dev(vx.ns, vx.dev, f"{what}: dev")
+            c.known_dev(vx.ns, vx.dev, f"{what}: dev")
         if vx.master is not None:
-            known_dev(vx.ns, vx.master, f"{what}: master")
+            c.known_dev(vx.ns, vx.master, f"{what}: master")
         c.flag(vx.learning, f"{what}: learning")
         if vx.mtu is not None:
             c.integer(vx.mtu, f"{what}: mtu", *MTU_RANGE)
@@ -353,20 +406,25 @@ def resolve(topo):
         if vx.mac is not None:
             c.mac(vx.mac, f"{what}: mac")
 
-    seen_addresses = {}
-    for entry in topo.addresses:
+
+def _check_addresses(c):
+    seen = {}
+    for entry in c.topo.addresses:
         what = f"address {entry.address!r} on {entry.ns}:{entry.dev}"
-        if known_dev(entry.ns, entry.dev, what):
-            iface = c.interface(entry.address, what)
-            if iface is not None:
-                key = (entry.ns, iface.ip)
-                if key in seen_addresses:
-                    c.fail(f"{what}: {iface.ip} is already on {seen_addresses[key]} in {entry.ns!r}")
-                seen_addresses[key] = entry.dev
-    for entry in topo.routes:
+        if not c.known_dev(entry.ns, entry.dev, what):
+            continue
+        iface = c.interface(entry.address, what)
+        if iface is not None:
+            key = (entry.ns, iface.ip)
+            if key in seen:
+                c.fail(f"{what}: {iface.ip} is already on {seen[key]} in {entry.ns!r}")
+            seen[key] = entry.dev
+
+
+def _check_routes(c):
+    for entry in c.topo.routes:
         what = f"route to {entry.to!r} in {entry.ns!r}"
-        if entry.ns not in interfaces:
-            c.fail(f"{what}: unknown namespace {entry.ns!r}; known: {', '.join(interfaces) or 'none'}")
+        if not c.known_ns(entry.ns, what):
             continue
         if entry.to != "default":
             c.network(entry.to, what + ": destination")
@@ -375,42 +433,57 @@ def resolve(topo):
         if entry.via is not None:
             c.ip(entry.via, f"{what}: via")
         if entry.dev is not None:
-            known_dev(entry.ns, entry.dev, f"{what}: dev")
+            c.known_dev(entry.ns, entry.dev, f"{what}: dev")
         c.flag(entry.onlink, f"{what}: onlink")
-    for entry in topo.sysctls:
+
+
+def _check_sysctls(c):
+    for entry in c.topo.sysctls:
         what = f"sysctl {entry.key!r} in {entry.ns!r}"
-        if entry.ns not in interfaces:
-            c.fail(f"{what}: unknown namespace {entry.ns!r}; known: {', '.join(interfaces) or 'none'}")
+        c.known_ns(entry.ns, what)
         if not isinstance(entry.key, str) or not entry.key.startswith("net.") or "/" in entry.key or " " in entry.key:
             c.fail(f"{what}: only net.* sysctls belong to a network namespace; use a key like net.ipv4.ip_forward")
-    for entry in topo.nftables:
-        if entry.ns not in interfaces:
-            c.fail(f"nftables rules for {entry.ns!r}: unknown namespace; known: {', '.join(interfaces) or 'none'}")
+
+
+def _check_nftables(c):
+    for entry in c.topo.nftables:
+        if entry.ns not in c.interfaces:
+            c.fail(f"nftables rules for {entry.ns!r}: unknown namespace; known: {c.known()}")
         if not isinstance(entry.rules, str) or not entry.rules.strip():
             c.fail(f"nftables rules for {entry.ns!r} must be a non-empty nft script")
-    for entry in topo.publish:
+
+
+def _check_publish(c):
+    for entry in c.topo.publish:
         what = f"published port {entry.port!r} of {entry.container!r}"
-        if entry.container not in topo.containers:
+        if entry.container not in c.topo.containers:
             c.fail(f"{what}: unknown container {entry.container!r}")
         c.integer(entry.port, f"{what}: port", *PORT_RANGE)
         c.integer(entry.to_port, f"{what}: container port", *PORT_RANGE)
         if entry.proto not in ("tcp", "udp"):
             c.fail(f"{what}: protocol {entry.proto!r} must be 'tcp' or 'udp'")
-    for entry in topo.fdb:
+
+
+def _check_fdb(c):
+    for entry in c.topo.fdb:
         what = f"fdb entry {entry.mac!r} on {entry.ns}:{entry.dev}"
-        known_dev(entry.ns, entry.dev, what)
-        c.mac(entry.mac, what) if entry.mac != "00:00:00:00:00:00" else None
+        c.known_dev(entry.ns, entry.dev, what)
+        if entry.mac != "00:00:00:00:00:00":
+            c.mac(entry.mac, what)
         if entry.dst is not None:
             c.ip(entry.dst, f"{what}: dst")
-    for entry in topo.neighbours:
+
+
+def _check_neighbours(c):
+    for entry in c.topo.neighbours:
         what = f"neighbour {entry.address!r} on {entry.ns}:{entry.dev}"
-        known_dev(entry.ns, entry.dev, what)
+        c.known_dev(entry.ns, entry.dev, what)
         c.ip(entry.address, what)
         c.mac(entry.mac, f"{what}: mac")
 
-    if c.problems:
-        raise TopologyError(c.problems)
 
-    resolved = Resolved(topo.name, list(owner), resolved_nodes, resolved_containers, interfaces)
-    resolved.steps = plan_steps(topo, resolved, underlay, veth_ends)
-    return resolved
+CHECKERS = (
+    _check_lab, _check_namespace_names, _check_nodes, _check_bridges, _check_containers, _check_veths,
+    _check_vxlans, _check_addresses, _check_routes, _check_sysctls, _check_nftables, _check_publish,
+    _check_fdb, _check_neighbours,
+)
