@@ -7,6 +7,7 @@ validated description into the list of steps. Nothing here checks a description
 (:mod:`nethelpers.validate` does) or touches the kernel (:mod:`nethelpers.lab` does).
 """
 
+import hashlib
 import ipaddress
 import shlex
 from dataclasses import dataclass
@@ -26,83 +27,108 @@ class Step:
         return _COMMANDS[self.op](self.ns, **self.args)
 
 
+def _q(value):
+    """One shell word for ``value``, whatever it holds (a lab description is untrusted)."""
+    return shlex.quote(str(value))
+
+
 def _ip(ns, *words):
-    return " ".join(["ip", "-n", ns, *[str(w) for w in words]])
+    """``ip -n NS WORDS``; keywords are written here, every value passes through :func:`_q`."""
+    return " ".join(["ip", "-n", _q(ns), *[str(w) for w in words]])
 
 
 def _cmd_netns(ns):
-    return f"ip netns add {ns}"
+    return f"ip netns add {_q(ns)}"
 
 
 def _cmd_sysctl(ns, key, value):
-    return f"ip netns exec {ns} sysctl -qw {key}={value}"
+    return f"ip netns exec {_q(ns)} sysctl -qw {_q(f'{key}={value}')}"
 
 
 def _cmd_up(ns, dev):
-    return _ip(ns, "link set", dev, "up")
+    return _ip(ns, "link set", _q(dev), "up")
 
 
 def _cmd_bridge(ns, name, mac, mtu, ageing):
-    extra = f" ageing_time {ageing * 100}" if ageing is not None else ""
-    return _ip(ns, "link add", name, "address", mac, "mtu", mtu, "type bridge") + extra
+    extra = f" ageing_time {_q(ageing * 100)}" if ageing is not None else ""
+    return _ip(ns, "link add", _q(name), "address", _q(mac), "mtu", _q(mtu), "type bridge") + extra
 
 
 def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
-    words = ["link add", name]
-    words += ["address", mac] if mac else []
-    words += ["mtu", mtu] if mtu else []
-    words += ["master", master] if master else []
+    words = ["link add", _q(name)]
+    words += ["address", _q(mac)] if mac else []
+    words += ["mtu", _q(mtu)] if mtu else []
+    words += ["master", _q(master)] if master else []
     words += ["up"] if up else []
-    words += ["type veth peer name", peer]
-    words += ["netns", peer_ns] if peer_ns != ns else []
-    words += ["address", peer_mac] if peer_mac else []
-    words += ["mtu", mtu] if mtu else []
+    words += ["type veth peer name", _q(peer)]
+    words += ["netns", _q(peer_ns)] if peer_ns != ns else []
+    words += ["address", _q(peer_mac)] if peer_mac else []
+    words += ["mtu", _q(mtu)] if mtu else []
     return _ip(ns, *words)
 
 
 def _cmd_addr(ns, dev, address):
     brd = ["brd +"] if int(address.rsplit("/", 1)[1]) < 31 else []  # as Docker sets it
-    return _ip(ns, "addr add", address, *brd, "dev", dev)
+    return _ip(ns, "addr add", _q(address), *brd, "dev", _q(dev))
 
 
 def _cmd_route(ns, to, via, dev, onlink):
-    words = ["route add", to]
-    words += ["via", via] if via else []
-    words += ["dev", dev] if dev else []
+    words = ["route add", _q(to)]
+    words += ["via", _q(via)] if via else []
+    words += ["dev", _q(dev)] if dev else []
     words += ["onlink"] if onlink else []
     return _ip(ns, *words)
 
 
 def _cmd_vxlan(ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
-    words = ["link add", name]
-    words += ["address", mac] if mac else []
-    words += ["mtu", mtu] if mtu else []
-    words += ["type vxlan id", vni]
-    words += ["dstport", dstport] if dstport is not None else []
-    words += ["local", local] if local else []
-    words += ["remote", remote] if remote else []
-    words += ["dev", dev] if dev else []
+    words = ["link add", _q(name)]
+    words += ["address", _q(mac)] if mac else []
+    words += ["mtu", _q(mtu)] if mtu else []
+    words += ["type vxlan id", _q(vni)]
+    words += ["dstport", _q(dstport)] if dstport is not None else []
+    words += ["local", _q(local)] if local else []
+    words += ["remote", _q(remote)] if remote else []
+    words += ["dev", _q(dev)] if dev else []
     words += [] if learning else ["nolearning"]
     line = _ip(ns, *words)
     if master:
-        line += "\n" + _ip(ns, "link set", name, "master", master)
+        line += "\n" + _ip(ns, "link set", _q(name), "master", _q(master))
     return line
 
 
 def _cmd_fdb(ns, dev, mac, dst):
-    return f"bridge -n {ns} fdb append {mac} dev {dev}" + (f" dst {dst}" if dst else "")
+    return f"bridge -n {_q(ns)} fdb append {_q(mac)} dev {_q(dev)}" + (f" dst {_q(dst)}" if dst else "")
 
 
 def _cmd_neigh(ns, dev, address, mac):
-    return _ip(ns, "neigh add", address, "lladdr", mac, "dev", dev, "nud permanent")
+    return _ip(ns, "neigh add", _q(address), "lladdr", _q(mac), "dev", _q(dev), "nud permanent")
+
+
+def heredoc_delimiter(text, base="EOF"):
+    """A heredoc delimiter that is no line of ``text``: ``EOF``, else ``EOF_`` + a digest, made longer
+    until it is none (so a script cannot end its heredoc early)."""
+    lines = set(text.split("\n"))
+    if base not in lines:
+        return base
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    for size in range(8, len(digest) + 1, 8):
+        delimiter = f"{base}_{digest[:size]}"
+        if delimiter not in lines:
+            return delimiter
+    n = 0
+    while f"{base}_{digest}_{n}" in lines:
+        n += 1
+    return f"{base}_{digest}_{n}"
 
 
 def _cmd_nft(ns, rules):
-    return f"ip netns exec {ns} nft -f - <<'EOF'\n{rules.rstrip()}\nEOF"
+    body = rules.rstrip()
+    end = heredoc_delimiter(body)
+    return f"ip netns exec {_q(ns)} nft -f - <<'{end}'\n{body}\n{end}"
 
 
 def _cmd_process(ns, argv, name):
-    return f"ip netns exec {ns} {shlex.join(argv)} &  # {name}"
+    return f"ip netns exec {_q(ns)} {shlex.join(argv)} &  # {name}"
 
 
 _COMMANDS = {
@@ -121,7 +147,6 @@ _COMMANDS = {
 }
 
 PAUSE_ARGV = ["sleep", "infinity"]
-
 
 
 def steps(topo, r, underlay, veth_ends):
