@@ -7,6 +7,7 @@ names) and the list of :class:`~nethelpers.plan.Step` that builds the lab.
 """
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from . import names
@@ -117,29 +118,47 @@ class _Checker:
         return True
 
     def ip(self, value, what):
+        """A unicast IPv4 address, written as a string (an integer is not an address)."""
         try:
-            return ipaddress.IPv4Address(value)
+            ip = ipaddress.IPv4Address(_text(value))
         except (ValueError, TypeError):
             self.fail(f"{what} {value!r} is not an IPv4 address (like 172.17.0.2)")
             return None
+        reason = _reserved(ip)
+        if reason:
+            self.fail(f"{what} {value!r} {reason}; use a unicast address like 172.17.0.2")
+            return None
+        return ip
 
-    def network(self, value, what):
+    def network(self, value, what, usable=True):
+        """An IPv4 subnet; ``usable``: one whose addresses can go on an interface."""
         try:
-            return ipaddress.IPv4Network(value)
+            net = ipaddress.IPv4Network(_text(value))
         except (ValueError, TypeError) as e:
             hint = " (host bits set?)" if "host bits" in str(e) else ""
             self.fail(f"{what} {value!r} is not an IPv4 subnet like 172.17.0.0/16{hint}")
             return None
+        reason = usable and _reserved_net(net)
+        if reason:
+            self.fail(f"{what} {value!r} {reason}; use a private subnet like 10.0.0.0/24 or 172.18.0.0/16")
+            return None
+        return net
 
     def interface(self, value, what):
+        """An address with its prefix length, for an interface."""
         if not isinstance(value, str) or "/" not in value:
             self.fail(f"{what} {value!r} needs an address with its prefix length, like 10.0.0.1/24")
             return None
         try:
-            return ipaddress.IPv4Interface(value)
+            iface = ipaddress.IPv4Interface(_text(value))
         except (ValueError, TypeError):
             self.fail(f"{what} {value!r} is not an IPv4 address with prefix length (like 10.0.0.1/24)")
             return None
+        reason = _reserved(iface.ip) or _reserved_net(iface.network)
+        if reason:
+            self.fail(f"{what} {value!r} {reason}; use a private address like 10.0.0.1/24")
+            return None
+        return iface
 
     def mac(self, value, what):
         problem = names.mac_problem(value, what)
@@ -147,6 +166,39 @@ class _Checker:
             self.fail(problem)
             return None
         return value.lower()
+
+
+RESERVED = (
+    (ipaddress.IPv4Network("0.0.0.0/8"), 'the "this network" range'),
+    (ipaddress.IPv4Network("127.0.0.0/8"), "the loopback range"),
+    (ipaddress.IPv4Network("224.0.0.0/4"), "the multicast range"),
+    (ipaddress.IPv4Network("240.0.0.0/4"), "the reserved range"),
+)
+
+
+def _text(value):
+    """``value`` if a string; else a TypeError (ipaddress reads an int as an address: 5 -> 0.0.0.5)."""
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+def _reserved(ip):
+    """Why ``ip`` is no interface's or gateway's address, or None."""
+    for net, name in RESERVED:
+        if ip in net:
+            return f"is in {name} {net}"
+    return None
+
+
+def _reserved_net(net):
+    """Why no interface may hold an address of ``net``, or None."""
+    if net.prefixlen == 0:
+        return "is every address (/0); an interface's subnet is smaller"
+    for reserved, name in RESERVED:
+        if net.overlaps(reserved):
+            return f"overlaps {name} {reserved}"
+    return None
 
 
 def _host_in(checker, ip, net, what, used):
@@ -200,8 +252,9 @@ def resolve(topo):
 
 def _check_lab(c):
     topo = c.topo
-    if not isinstance(topo.name, str) or not topo.name.strip():
-        c.fail(f"lab name {topo.name!r} must be a non-empty string")
+    problem = names.lab_name_problem(topo.name)
+    if problem:
+        c.fail(problem)
     c.flag(topo.ipv6, "lab option ipv6")
 
 
@@ -427,7 +480,7 @@ def _check_routes(c):
         if not c.known_ns(entry.ns, what):
             continue
         if entry.to != "default":
-            c.network(entry.to, what + ": destination")
+            c.network(entry.to, what + ": destination", usable=False)
         if entry.via is None and entry.dev is None:
             c.fail(f"{what}: give a gateway (via) or a device (dev)")
         if entry.via is not None:
@@ -437,20 +490,45 @@ def _check_routes(c):
         c.flag(entry.onlink, f"{what}: onlink")
 
 
+SYSCTL_KEY_RE = re.compile(r"net(\.[A-Za-z0-9_-]+)+")  # net.ipv4.conf.eth0.rp_filter
+SYSCTL_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+-]+( [A-Za-z0-9_.:,+-]+)*")  # 1, or "4096 87380 6291456"
+NFT_MAX = 64 * 1024
+
+
 def _check_sysctls(c):
+    """Keys are net.* dotted words; values are numbers or words: nothing a shell or sysctl reads
+    as more than one value."""
     for entry in c.topo.sysctls:
         what = f"sysctl {entry.key!r} in {entry.ns!r}"
         c.known_ns(entry.ns, what)
-        if not isinstance(entry.key, str) or not entry.key.startswith("net.") or "/" in entry.key or " " in entry.key:
-            c.fail(f"{what}: only net.* sysctls belong to a network namespace; use a key like net.ipv4.ip_forward")
+        if not isinstance(entry.key, str) or not SYSCTL_KEY_RE.fullmatch(entry.key) or len(entry.key) > 200:
+            c.fail(f"{what}: only net.* sysctls belong to a network namespace, written as dotted words of "
+                   "letters, digits, '_' and '-'; use a key like net.ipv4.ip_forward")
+        if not isinstance(entry.value, str) or not SYSCTL_VALUE_RE.fullmatch(entry.value) or len(entry.value) > 200:
+            c.fail(f"{what}: value {entry.value!r} is not a sysctl value; use a number or numbers separated "
+                   "by single spaces (letters, digits, '_', '.', ':', ',', '+', '-'), like 1")
 
 
 def _check_nftables(c):
+    """A script of printable text (tabs and newlines too), at most NFT_MAX characters, that loads
+    no other file."""
     for entry in c.topo.nftables:
+        what = f"nftables rules for {entry.ns!r}"
         if entry.ns not in c.interfaces:
-            c.fail(f"nftables rules for {entry.ns!r}: unknown namespace; known: {c.known()}")
+            c.fail(f"{what}: unknown namespace; known: {c.known()}")
         if not isinstance(entry.rules, str) or not entry.rules.strip():
-            c.fail(f"nftables rules for {entry.ns!r} must be a non-empty nft script")
+            c.fail(f"{what} must be a non-empty nft script")
+            continue
+        bad = next((ch for ch in entry.rules if not (ch.isprintable() or ch in "\t\n")), None)
+        if bad is not None:
+            line = entry.rules[: entry.rules.index(bad)].count("\n") + 1
+            c.fail(f"{what}: line {line} holds the control character {bad!r}; an nft script is printable text")
+        elif len(entry.rules) > NFT_MAX:
+            c.fail(f"{what}: the script is {len(entry.rules)} characters long; at most {NFT_MAX}")
+        for n, text in enumerate(entry.rules.split("\n"), 1):
+            if text.strip().startswith("include"):
+                c.fail(f"{what}: line {n} includes a file ({text.strip()[:60]!r}); a lab's rules are "
+                       "written out in the lab, not read from the machine")
 
 
 def _check_publish(c):
@@ -482,8 +560,65 @@ def _check_neighbours(c):
         c.mac(entry.mac, f"{what}: mac")
 
 
+def _check_subnets(c):
+    """What the kernel accepts but makes a lab lie: two interfaces of one namespace in
+    overlapping subnets (which one answers?; a /32 host address, as flannel puts on flannel.1, is
+    fine), and one address twice in a namespace or on both
+    ends of a veth pair."""
+    by_ns = {}
+    for ns, dev, iface, what in _assigned(c):
+        for other_dev, other, other_what in by_ns.setdefault(ns, []):
+            if other_dev == dev:
+                continue
+            if other.ip == iface.ip:
+                c.fail(f"{what}: {iface.ip} is also on {other_dev} in {ns!r} ({other_what}); give each its own address")
+            elif other.network.overlaps(iface.network) and 32 not in (iface.network.prefixlen, other.network.prefixlen):
+                c.fail(f"{what}: {iface.network} on {dev} overlaps {other.network} on {other_dev} in {ns!r} "
+                       f"({other_what}); give each interface of a namespace its own subnet")
+        by_ns[ns].append((dev, iface, what))
+    for veth, ends, addresses, _ in c.veth_ends:
+        parsed = [_parse(a) for a in addresses]
+        if all(parsed) and parsed[0].ip == parsed[1].ip:
+            c.fail(f"veth pair {ends[0][0]}:{ends[0][1]} - {ends[1][0]}:{ends[1][1]}: both ends have "
+                   f"{parsed[0].ip}; give each end its own address")
+
+
+def _assigned(c):
+    """(namespace, device, IPv4Interface, what) for every address the build assigns."""
+    topo = c.topo
+    for rn in c.nodes.values():
+        if c.owner.get(rn.name) != f"node {rn.name!r}":
+            continue  # a name refused, or another's: reported already
+        if rn.address is not None and c.underlay is not None:
+            yield rn.name, "eth0", ipaddress.IPv4Interface(f"{rn.address}/{c.underlay.prefixlen}"), \
+                f"node {rn.name!r} on the underlay {c.underlay}"
+        if rn.bridge_address is not None:
+            yield rn.name, rn.bridge.name, ipaddress.IPv4Interface(rn.bridge_address), f"node {rn.name!r}: bridge"
+    for rc in c.containers.values():
+        if c.owner.get(rc.name) != f"container {rc.name!r}":
+            continue
+        yield rc.name, "eth0", ipaddress.IPv4Interface(f"{rc.address}/{rc.prefixlen}"), f"container {rc.name!r}"
+    for i, (veth, ends, addresses, _) in enumerate(c.veth_ends):
+        for (ns, dev), address in zip(ends, addresses):
+            if _parse(address):
+                yield ns, dev, _parse(address), f"veth {ns}:{dev}"
+    for vx in topo.vxlans:
+        if _parse(vx.address):
+            yield vx.ns, vx.name, _parse(vx.address), f"vxlan {vx.name!r}"
+    for entry in topo.addresses:
+        if _parse(entry.address):
+            yield entry.ns, entry.dev, _parse(entry.address), f"address {entry.address!r}"
+
+
+def _parse(address):
+    try:
+        return ipaddress.IPv4Interface(_text(address)) if address and "/" in address else None
+    except (ValueError, TypeError):
+        return None
+
+
 CHECKERS = (
     _check_lab, _check_namespace_names, _check_nodes, _check_bridges, _check_containers, _check_veths,
     _check_vxlans, _check_addresses, _check_routes, _check_sysctls, _check_nftables, _check_publish,
-    _check_fdb, _check_neighbours,
+    _check_fdb, _check_neighbours, _check_subnets,
 )

@@ -192,3 +192,106 @@ def test_api_says_what_it_expected(call, match):
     assert isinstance(e.value, TopologyError)
     if not re.search("expected a mapping", match):
         assert isinstance(e.value, (UsageError, TypeError))
+
+
+# --- validation: what the kernel refuses, and what makes a lab lie ----------------------------
+
+
+def _t(*namespaces, **options):
+    topo = Topology("t", underlay=None, **options)
+    for ns in namespaces:
+        topo.add_namespace(ns)
+    return topo
+
+
+def _with(topo, method, *args, **options):
+    getattr(topo, method)(*args, **options)
+    return topo
+
+
+def _node(**bridge):
+    topo = Topology("t")
+    topo.add_node("node1", bridge=bridge or None) if bridge else topo.add_node("node1")
+    return topo
+
+
+REFUSED = [
+    ("underlay-overlaps-bridge", lambda: _with(Topology("t", underlay="172.17.0.0/16"), "add_node", "node1"),
+     r"node 'node1': bridge: 172\.17\.0\.0/16 on docker0 overlaps 172\.17\.0\.0/16 on eth0 in 'node1'.*own subnet"),
+    ("two-veths-one-subnet", lambda: _with(_with(_t("a", "b", "c"), "add_veth", "a:x", "b:x",
+                                                 addresses=("10.0.0.1/24", "10.0.0.2/24")),
+                                           "add_veth", "a:y", "c:y", addresses=("10.0.0.3/24", "10.0.0.4/24")),
+     r"veth a:y: 10\.0\.0\.0/24 on y overlaps 10\.0\.0\.0/24 on x in 'a'"),
+    ("one-address-both-ends", lambda: _with(_t("a", "b"), "add_veth", "a:x", "b:x",
+                                            addresses=("10.0.0.1/24", "10.0.0.1/24")),
+     r"both ends have 10\.0\.0\.1; give each end its own address"),
+    ("same-address-twice-in-ns", lambda: _with(_with(_t("a", "b"), "add_veth", "a:x", "b:x",
+                                                     addresses=("10.0.0.1/24", None)),
+                                               "add_address", "a", "lo", "10.0.0.1/32"),
+     r"10\.0\.0\.1 is also on x in 'a'"),
+    ("loopback-subnet", lambda: _node(subnet="127.0.0.0/8"), r"subnet '127\.0\.0\.0/8' overlaps the loopback range"),
+    ("multicast-subnet", lambda: _node(subnet="224.0.0.0/4"), r"overlaps the multicast range 224\.0\.0\.0/4"),
+    ("every-address", lambda: _node(subnet="0.0.0.0/0"), r"'0\.0\.0\.0/0' is every address"),
+    ("reserved-240", lambda: _with(_t("a", "b"), "add_veth", "a:x", "b:x", addresses=("240.0.0.1/24", None)),
+     r"'240\.0\.0\.1/24' is in the reserved range 240\.0\.0\.0/4"),
+    ("loopback-underlay", lambda: _with(Topology("t", underlay="127.0.0.0/24"), "add_node", "n"),
+     r"underlay subnet '127\.0\.0\.0/24' overlaps the loopback range"),
+    ("multicast-gateway", lambda: _with(_t("a"), "add_route", "a", "default", via="224.0.0.1"),
+     r"via '224\.0\.0\.1' is in the multicast range"),
+    ("int-address", lambda: _with(_with(Topology("t"), "add_node", "n"), "add_container", "c1", "n", address=5),
+     r"container 'c1': address 5 is not an IPv4 address"),
+    ("int-gateway", lambda: _with(_t("a"), "add_route", "a", "default", via=167772161),
+     r"via 167772161 is not an IPv4 address"),
+    ("bool-mtu", lambda: _node(mtu=True), r"mtu must be an integer, not True"),
+    ("interface-all", lambda: _with(_t("a", "b"), "add_veth", "a:all", "b:x"), r"'all' is reserved by the kernel"),
+    ("interface-default", lambda: _with(_t("a", "b"), "add_veth", "a:default", "b:x"), r"'default' is reserved"),
+    ("namespace-all", lambda: _t("all"), r"namespace name 'all' is reserved"),
+    ("interface-lo", lambda: _with(_t("a", "b"), "add_veth", "a:lo", "b:x"), r"interface 'lo' already exists in 'a'"),
+    ("name-16-chars", lambda: _t("a" * 16), r"is 16 characters long; the kernel allows at most 15"),
+    ("name-newline", lambda: _t("ns1\n"), r"'ns1\\n' has characters"),
+    ("name-space", lambda: _t("ns 1"), r"'ns 1' has characters"),
+    ("name-slash", lambda: _t("ns/1"), r"'ns/1' has characters"),
+    ("name-dollar", lambda: _t("$(id)"), r"'\$\(id\)' has characters"),
+    ("mac-newline", lambda: _with(_t("a", "b"), "add_veth", "a:x", "b:x", macs=("02:00:00:00:00:01\n", None)),
+     r"is not a MAC address"),
+    ("lab-name-shell", lambda: _t("a", name="x") if False else Topology("lab; rm -rf ~", underlay=None),
+     r"lab name 'lab; rm -rf ~' must be 1 to 64 letters"),
+    ("lab-name-long", lambda: Topology("x" * 65, underlay=None), r"must be 1 to 64 letters"),
+    ("sysctl-value-shell", lambda: _with(_t("a"), "add_sysctl", "a", "net.ipv4.ip_forward", "1; touch /tmp/x"),
+     r"value '1; touch /tmp/x' is not a sysctl value"),
+    ("sysctl-key-shell", lambda: _with(_t("a"), "add_sysctl", "a", "net.ipv4.ip_forward;id", 1),
+     r"only net\.\* sysctls .* dotted words"),
+    ("sysctl-key-path", lambda: _with(_t("a"), "add_sysctl", "a", "net/../../kernel", 1), r"dotted words"),
+    ("sysctl-value-newline", lambda: _with(_t("a"), "add_sysctl", "a", "net.ipv4.ip_forward", "1\n0"),
+     r"is not a sysctl value"),
+    ("nft-control", lambda: _with(_t("a"), "add_nftables", "a", "table ip t {\n}\x1b[2J\n"),
+     r"line 2 holds the control character '\\x1b'"),
+    ("nft-include", lambda: _with(_t("a"), "add_nftables", "a", 'include "/etc/passwd"\n'),
+     r"line 1 includes a file"),
+]
+
+
+@pytest.mark.parametrize("build, match", [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED])
+def test_validation_refuses(build, match):
+    with pytest.raises(TopologyError, match=match):
+        build().validate()
+
+
+def test_flannel_host_address_inside_the_bridge_subnet_is_fine():
+    """flannel puts the first address of the node's subnet, as a /32, on flannel.1 next to cni0's /24."""
+    topo = Topology("t")
+    topo.add_node("node1", bridge={"name": "cni0", "subnet": "10.244.1.0/24"})
+    topo.add_vxlan("node1", "flannel.1", 1, address="10.244.1.0/32", dev="eth0")
+    topo.validate()
+
+
+def test_all_problems_at_once():
+    topo = Topology("t", underlay=None)
+    topo.add_namespace("a")
+    topo.add_namespace("b")
+    topo.add_veth("a:all", "b:x", addresses=("10.0.0.1/24", "127.0.0.1/8"))
+    topo.add_sysctl("a", "net.ipv4.ip_forward", "1;id")
+    topo.add_route("a", "default", via=5)
+    with pytest.raises(TopologyError) as e:
+        topo.validate()
+    assert len(e.value.problems) == 4, e.value.problems
