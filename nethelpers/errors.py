@@ -41,6 +41,11 @@ class UsageError(TopologyError, TypeError):
     """
 
 
+class ShellSyntaxError(NetHelpersError, ValueError):
+    """A command given as a string holds shell syntax (a pipe, a redirection, ``$(...)``...) but no
+    shell was asked for: run it with ``shell=True``, or give an argv list."""
+
+
 def _clip_middle(text, limit):
     if len(text) <= limit:
         return text
