@@ -1,5 +1,9 @@
 """The exceptions nethelpers raises, one per kind of fault a learner can meet."""
 
+import functools
+import inspect
+import re
+
 
 class NetHelpersError(Exception):
     """Base of every error this package raises on purpose."""
@@ -71,3 +75,26 @@ class CommandError(NetHelpersError, RuntimeError):
             f"{result.namespace}: `{result.command}` exited with status {result.returncode}"
             + (f": {detail}" if detail else "")
         )
+
+
+def checked_call(function):
+    """Decorate a public function so that a call with a missing, extra or unknown argument
+    raises a :class:`UsageError` naming it and listing the arguments the function takes."""
+    signature = inspect.signature(function)
+    params = [p for p in signature.parameters.values() if p.name not in ("self", "cls") and p.kind != p.VAR_KEYWORD]
+    owner = function.__qualname__.split(".")[0]
+    name = owner if function.__name__ == "__init__" else function.__name__
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as e:
+            unknown = re.search(r"unexpected keyword argument '(.*)'", str(e))
+            problem = f"unknown keyword {unknown.group(1)!r}" if unknown else re.sub(r"^.*?\(\) ", "", str(e))
+            takes = ", ".join(p.name for p in params)
+            extra = " (and the options its docstring lists)" if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()) else ""
+            raise UsageError(f"{name}: {problem}; it takes {takes}{extra}") from None
+        return function(*args, **kwargs)
+
+    return wrapper

@@ -22,7 +22,7 @@ import weakref
 from dataclasses import dataclass
 
 from . import state
-from .errors import CommandError, EngineError, ShellSyntaxError, TopologyError, UsageError
+from .errors import CommandError, EngineError, ShellSyntaxError, TopologyError, UsageError, checked_call
 from .sandbox import EngineClient
 from .topology import Topology
 
@@ -205,6 +205,7 @@ class Lab:
             :meth:`settle`).
     """
 
+    @checked_call
     def __init__(self, topology, *, build=True, settle=True):
         self.topology = _topology_of(topology)
         self.resolved = None
@@ -300,6 +301,7 @@ class Lab:
                 f"it has {', '.join(self.namespaces)}"
             )
 
+    @checked_call
     def exec(self, ns, command, *, input=None, timeout=60, check=False, env=None, shell=False):
         """Run ``command`` (a string or an argv list) in namespace ``ns`` and wait for it.
 
@@ -336,6 +338,7 @@ class Lab:
             raise CommandError(result)
         return result
 
+    @checked_call
     def spawn(self, ns, command, *, env=None, shell=False):
         """Start ``command`` in the background in ``ns``; returns a :class:`Process`.
 

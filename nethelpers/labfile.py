@@ -375,8 +375,9 @@ def parse_yaml(text, source="lab file"):
 
     if len(text) > MAX_BYTES:
         raise TopologyError(f"{source}: larger than {MAX_BYTES} characters; a lab file is a few kilobytes")
-    loader = _strict_loader()(text)
+    loader = None
     try:
+        loader = _strict_loader()(text)  # the reader already refuses control characters
         return loader.get_single_data()
     except _Refused as e:
         raise TopologyError(f"{source}: {e}") from None
@@ -385,7 +386,8 @@ def parse_yaml(text, source="lab file"):
     except (ValueError, OverflowError, RecursionError) as e:  # e.g. an integer of 5,000 digits
         raise TopologyError(f"{source}: a value cannot be read ({_clip(e, 70)}); write a shorter one") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def parse_json(text, source="lab file"):

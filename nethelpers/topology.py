@@ -29,7 +29,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .errors import UsageError
+from .errors import UsageError, checked_call
 from .plan import PAUSE_ARGV, Step  # noqa: F401  (Step was defined here; kept importable)
 from .validate import resolve as _resolve
 
@@ -246,6 +246,7 @@ class Topology:
             containers of a non-IPv6 network; it keeps captures free of router solicitations).
     """
 
+    @checked_call
     def __init__(self, name: str, *, underlay: Optional[str] = DEFAULT_UNDERLAY, switch: str = "lan",
                  ipv6: bool = False):
         _need_str(name, "Topology", "the lab's name")
@@ -276,6 +277,7 @@ class Topology:
 
     # Adding entries. Each returns the entry, and keeps the first problem for validate().
 
+    @checked_call
     def add_node(self, name: str, **options) -> "Node":
         """Add a node (a host). Options: address, bridge (a Bridge, a dict or None),
         ip_forward, masquerade, underlay (False: not on the underlay)."""
@@ -290,6 +292,7 @@ class Topology:
         self.nodes.setdefault(name, node) is node or self._dupe("node", name)
         return node
 
+    @checked_call
     def add_container(self, name: str, node: str, **options) -> "Container":
         """Add a container on ``node``. Options: address, mac ("docker", "random" or a MAC), pod."""
         _need_str(name, "add_container", "the container's name")
@@ -298,10 +301,12 @@ class Topology:
         self.containers.setdefault(name, container) is container or self._dupe("container", name)
         return container
 
+    @checked_call
     def add_pod(self, name: str, node: str, **options) -> "Container":
         """Add a Kubernetes-style pod: a container whose namespace a `pause` process holds."""
         return self.add_container(name, node, pod=True, **options)
 
+    @checked_call
     def add_namespace(self, name: str) -> "Namespace":
         """Add a bare network namespace."""
         _need_str(name, "add_namespace", "the namespace's name")
@@ -309,6 +314,7 @@ class Topology:
         self.namespaces.setdefault(name, ns) is ns or self._dupe("namespace", name)
         return ns
 
+    @checked_call
     def add_veth(self, a: str, b: str, **options) -> "Veth":
         """Add a veth pair between ``a`` and ``b``, each ``"namespace:interface"``.
         Options: addresses (two, each an address/prefix or None), macs (two), mtu, up."""
@@ -324,17 +330,20 @@ class Topology:
                 options[key] = tuple(value)
         return self._append(self.veths, _make(Veth, what, (a, b), **options))
 
+    @checked_call
     def add_address(self, ns: str, dev: str, address: str) -> "Address":
         """Add ``address`` (with its prefix length) to ``dev`` in ``ns``."""
         _need_names("add_address", ns=ns, dev=dev)
         return self._append(self.addresses, Address(ns, dev, address))
 
+    @checked_call
     def add_route(self, ns: str, to: str, **options) -> "Route":
         """Add a route in ``ns`` to ``to`` (a prefix or "default") via a gateway or out a device.
         Options: via, dev, onlink."""
         _need_names("add_route", ns=ns)
         return self._append(self.routes, _make(Route, f"add_route({ns!r}, {to!r})", ns, to, **options))
 
+    @checked_call
     def add_sysctl(self, ns: str, key: str, value) -> "Sysctl":
         """Set a ``net.*`` sysctl in ``ns``, e.g. ``("node1", "net.ipv4.ip_forward", 1)``."""
         _need_names("add_sysctl", ns=ns, key=key)
@@ -344,11 +353,13 @@ class Topology:
             raise UsageError(f"add_sysctl({ns!r}, {key!r}): value must be a number or a string, got {_shown(value)}")
         return self._append(self.sysctls, Sysctl(ns, key, str(value)))
 
+    @checked_call
     def add_nftables(self, ns: str, rules: str) -> "Nftables":
         """Load an nftables script into ``ns``, as ``nft -f`` would."""
         _need_names("add_nftables", ns=ns, rules=rules)
         return self._append(self.nftables, Nftables(ns, rules))
 
+    @checked_call
     def add_publish(self, container: str, port: int, to_port: Optional[int] = None, **options) -> "Publish":
         """Publish ``container``'s ``to_port`` on its node's ``port``, as ``docker run -p``.
         Options: proto ("tcp" or "udp")."""
@@ -357,17 +368,20 @@ class Topology:
         return self._append(self.publish, _make(Publish, what, container, port,
                                                 port if to_port is None else to_port, **options))
 
+    @checked_call
     def add_vxlan(self, ns: str, name: str, vni: int, **options) -> "Vxlan":
         """Add a VXLAN device. Options: dstport, local, remote, dev, learning, master, mtu,
         address, mac."""
         _need_names("add_vxlan", ns=ns, name=name)
         return self._append(self.vxlans, _make(Vxlan, f"add_vxlan({ns!r}, {name!r})", ns, name, vni, **options))
 
+    @checked_call
     def add_fdb(self, ns: str, dev: str, mac: str, dst: Optional[str] = None) -> "Fdb":
         """Add a static FDB entry (``bridge fdb append``), e.g. head-end flooding on a VXLAN."""
         _need_names("add_fdb", ns=ns, dev=dev)
         return self._append(self.fdb, Fdb(ns, dev, mac, dst))
 
+    @checked_call
     def add_neighbour(self, ns: str, dev: str, address: str, mac: str) -> "Neighbour":
         """Add a permanent neighbour (ARP) entry."""
         _need_names("add_neighbour", ns=ns, dev=dev)
@@ -385,6 +399,7 @@ class Topology:
     # Reading and writing lab files.
 
     @classmethod
+    @checked_call
     def from_dict(cls, data, *, source="lab"):
         """Build a Topology from the dict a YAML lab file holds; see ``labs/*.yml``."""
         from .labfile import topology_from_dict
@@ -392,6 +407,7 @@ class Topology:
         return topology_from_dict(cls, data, source)
 
     @classmethod
+    @checked_call
     def from_yaml(cls, text_or_path):
         """Read a lab file: a path (``.yml``, ``.yaml``, or ``.json`` read as JSON), or YAML text.
 
@@ -404,6 +420,7 @@ class Topology:
         return load(cls, text_or_path)
 
     @classmethod
+    @checked_call
     def from_yaml_text(cls, text, *, source="lab text"):
         """Read a lab from YAML text (which may be JSON), never from a file.
 
