@@ -29,62 +29,57 @@
 
 Every key is checked: an unknown key or a value of the wrong type is reported with its path
 (``nodes.node1.containers.c1: unknown key 'adress'``), all problems at once, before anything
-is built. ``schema/lab.schema.json`` describes the same format for editors.
+is built. ``schema/lab.schema.json`` is where the format is written down: the key tables
+below are read from it, so the schema editors check and the reader cannot drift apart.
 """
 
+import json
 import os
 import re
 import stat
+from importlib import resources
 
 from .errors import TopologyError, UsageError
 
-# key -> (type or types, what to call it in a message)
-_TOP = {
-    "name": (str, "a string"), "underlay": ((str, type(None)), "a subnet or null"),
-    "switch": (str, "a string"), "ipv6": (bool, "true or false"), "nodes": (dict, "a mapping"),
-    "namespaces": (list, "a list of names"), "links": (list, "a list"), "addresses": (list, "a list"),
-    "routes": (list, "a list"), "sysctls": (dict, "a mapping"), "nftables": (dict, "a mapping"),
-    "publish": (list, "a list"), "vxlan": (list, "a list"), "fdb": (list, "a list"),
-    "neighbours": (list, "a list"),
-}
-_NODE = {
-    "address": (str, "an IPv4 address"), "bridge": ((dict, type(None)), "a mapping or null"),
-    "ip_forward": (bool, "true or false"), "masquerade": (bool, "true or false"),
-    "underlay": (bool, "true or false"), "containers": ((dict, type(None)), "a mapping"),
-    "pods": ((dict, type(None)), "a mapping"),
-}
-_BRIDGE = {
-    "name": (str, "a string"), "subnet": (str, "a subnet"), "address": (str, "an IPv4 address"),
-    "mtu": (int, "an integer"), "mac": (str, "a MAC address"), "ageing": (int, "an integer (seconds)"),
-}
-_CONTAINER = {"address": (str, "an IPv4 address"), "mac": (str, "'docker', 'random' or a MAC")}
-_LINK = {
-    "endpoints": (list, "a list of two 'namespace:interface'"), "addresses": (list, "a list of two addresses"),
-    "macs": (list, "a list of two MACs"), "mtu": (int, "an integer"), "up": (bool, "true or false"),
-}
-_ADDRESS = {"ns": (str, "a namespace"), "dev": (str, "an interface"), "address": (str, "an address/prefix")}
-_ROUTE = {
-    "ns": (str, "a namespace"), "to": (str, "a subnet or 'default'"), "via": (str, "an IPv4 address"),
-    "dev": (str, "an interface"), "onlink": (bool, "true or false"),
-}
-_PUBLISH = {
-    "container": (str, "a container"), "port": (int, "a port number"), "to_port": (int, "a port number"),
-    "proto": (str, "'tcp' or 'udp'"),
-}
-_VXLAN = {
-    "ns": (str, "a namespace"), "name": (str, "an interface name"), "vni": (int, "an integer"),
-    "dstport": ((int, type(None)), "a port number or null"), "local": (str, "an IPv4 address"),
-    "remote": (str, "an IPv4 address"), "dev": (str, "an interface"), "learning": (bool, "true or false"),
-    "master": (str, "a bridge"), "mtu": (int, "an integer"), "address": (str, "an address/prefix"),
-    "mac": (str, "a MAC address"),
-}
-_FDB = {"ns": (str, "a namespace"), "dev": (str, "an interface"), "mac": (str, "a MAC"), "dst": (str, "an IPv4 address")}
-_NEIGH = {"ns": (str, "a namespace"), "dev": (str, "an interface"), "address": (str, "an IPv4 address"),
-          "mac": (str, "a MAC")}
+# The format is described in one place, schema/lab.schema.json (editors read it too): each key
+# table below is read from it, key -> (type or types, what to call it in a message): the JSON
+# types, and the property's "title".
+SCHEMA = json.loads(resources.files(__package__).joinpath("schema/lab.schema.json").read_text(encoding="utf-8"))
+_JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "object": dict, "array": list, "null": type(None)}
+
+
+def _level(*where):
+    node = SCHEMA
+    for part in where:
+        node = node[part]
+    return node
+
+
+def _table(*where):
+    """The key table of the schema's object at ``where``: key -> (types, title)."""
+    table = {}
+    for key, prop in _level(*where)["properties"].items():
+        kinds = [prop["type"]] if isinstance(prop["type"], str) else prop["type"]
+        types = tuple(_JSON_TYPES[k] for k in kinds)
+        table[key] = (types[0] if len(types) == 1 else types, prop["title"])
+    return table
+
+
+_TOP = _table()
+_NODE = _table("$defs", "node")
+_BRIDGE = _table("$defs", "bridge")
+_CONTAINER = _table("$defs", "container")
+_LINK = _table("$defs", "link")
+_ADDRESS = _table("$defs", "address")
+_ROUTE = _table("$defs", "route")
+_PUBLISH = _table("$defs", "publish")
+_VXLAN = _table("$defs", "vxlan")
+_FDB = _table("$defs", "fdb")
+_NEIGH = _table("$defs", "neighbour")
 _REQUIRED = {
-    "links": ("endpoints",), "addresses": ("ns", "dev", "address"), "routes": ("ns", "to"),
-    "publish": ("container", "port"), "vxlan": ("ns", "name", "vni"), "fdb": ("ns", "dev", "mac"),
-    "neighbours": ("ns", "dev", "address", "mac"),
+    key: tuple(_level("$defs", definition).get("required", ()))
+    for key, definition in (("links", "link"), ("addresses", "address"), ("routes", "route"), ("publish", "publish"),
+                            ("vxlan", "vxlan"), ("fdb", "fdb"), ("neighbours", "neighbour"))
 }
 
 

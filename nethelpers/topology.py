@@ -349,7 +349,7 @@ class Topology:
         _need_names("add_sysctl", ns=ns, key=key)
         if isinstance(value, bool):
             value = int(value)
-        if not isinstance(value, (int, str)):
+        if not isinstance(value, (int, float, str)) or value != value or value in (float("inf"), float("-inf")):
             raise UsageError(f"add_sysctl({ns!r}, {key!r}): value must be a number or a string, got {_shown(value)}")
         return self._append(self.sysctls, Sysctl(ns, key, str(value)))
 
