@@ -26,6 +26,7 @@ ip netns add lan
 """
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -418,6 +419,20 @@ class Topology:
         from .labfile import load
 
         return load(cls, text_or_path)
+
+    @classmethod
+    @checked_call
+    def from_file(cls, path: "str | os.PathLike") -> "Topology":
+        """Read the lab file at ``path``, never YAML text: YAML, or JSON when it ends in .json.
+
+        >>> Topology.from_file("labs/one-node.yml")  # doctest: +SKIP
+        Topology('one-node': 1 nodes, 3 containers, 0 namespaces, 0 veth pairs)
+        """
+        from .labfile import load_path
+
+        if not isinstance(path, (str, os.PathLike)):
+            raise UsageError(f"from_file: expected a path, got {_shown(path)}")
+        return load_path(cls, path)
 
     @classmethod
     @checked_call

@@ -295,3 +295,19 @@ def test_all_problems_at_once():
     with pytest.raises(TopologyError) as e:
         topo.validate()
     assert len(e.value.problems) == 4, e.value.problems
+
+
+def test_from_file_reads_only_files(tmp_path):
+    assert Topology.from_file(ROOT / "labs" / "one-node.yml").name == "one-node"
+    with pytest.raises(TopologyError, match="cannot read the lab file"):
+        Topology.from_file("name: t\nnodes: {node1: {}}\n")
+    with pytest.raises(UsageError, match="from_file: expected a path, got int 3"):
+        Topology.from_file(3)
+
+
+@pytest.mark.parametrize("argument", ["name: t\nnodes: {}\n", "", "x" * 5000, "/proc/self/mem", "labs"])
+def test_check_takes_a_path_only(argument):
+    result = subprocess.run([sys.executable, "-m", "nethelpers", "check", argument], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr) < 1000
