@@ -216,7 +216,7 @@ def topology_from_dict(cls, data, source="lab"):
 
 # --- reading the bytes and the YAML -----------------------------------------------------------
 
-MAX_BYTES = 1 << 20  # a lab file is a few kilobytes; a megabyte is far beyond any real one
+MAX_BYTES = 256 * 1024  # a lab file is a few kilobytes; 256 KiB is far beyond any real one (parsed in ~1 s)
 MAX_DEPTH = 32  # mappings and lists nested deeper than any lab file needs
 YAML_SUFFIXES = (".yml", ".yaml")
 LAB_SUFFIXES = YAML_SUFFIXES + (".json",)

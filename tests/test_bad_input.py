@@ -84,7 +84,7 @@ def test_a_long_integer_is_refused():
 def test_a_huge_file_is_refused(tmp_path):
     path = tmp_path / "big.yml"
     path.write_text("name: t\n" + "#" * (labfile.MAX_BYTES + 10) + "\n")
-    with pytest.raises(TopologyError, match=r"larger than 1048576 bytes"):
+    with pytest.raises(TopologyError, match=f"larger than {labfile.MAX_BYTES} bytes"):
         Topology.from_yaml(path)
 
 
@@ -311,3 +311,41 @@ def test_check_takes_a_path_only(argument):
                             text=True, timeout=60)
     assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
     assert len(result.stderr) < 1000
+
+
+WORST = r'''
+import sys
+from nethelpers import Topology, TopologyError
+from nethelpers.labfile import MAX_BYTES
+
+laughs = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+laughs += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+inputs = [
+    "\n".join(laughs),                                              # a billion laughs, about 460 bytes
+    "x: " + "[" * 100_000 + "]" * 100_000,                          # deep nesting
+    "x: " + "{a: " * 50_000 + "}" * 50_000,
+    "name: t\nnamespaces:\n" + "".join(f"  - '-n{i}'\n" for i in range(MAX_BYTES // 12)),  # problems by the thousand
+    "name: t\nnamespaces: [" + ", ".join(f"n{i}" for i in range(MAX_BYTES // 8)),
+    "name: t\nx: " + "9" * (MAX_BYTES - 20),
+    "name: t\n" + "x: 1\n" * (MAX_BYTES // 6),                      # one key, thousands of times
+]
+for text in inputs:
+    text = text[:MAX_BYTES]
+    try:
+        Topology.from_yaml_text(text).validate()
+    except TopologyError as e:
+        assert len(str(e)) < 25_000, len(str(e))
+print("ok")
+'''
+
+
+def test_worst_inputs_end_in_an_error_within_bounded_memory():
+    """Each input above, at most MAX_BYTES, ends in a TopologyError in a process limited to 1 GiB."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    result = subprocess.run([sys.executable, "-c", WORST], cwd=ROOT, capture_output=True, text=True,
+                            preexec_fn=limit, timeout=600)
+    assert result.returncode == 0 and result.stdout == "ok\n", result.stderr[-2000:]
