@@ -20,6 +20,7 @@ import shlex
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import Optional, Sequence
 
 from . import state
 from .errors import CommandError, EngineError, ShellSyntaxError, TopologyError, UsageError, checked_call
@@ -206,7 +207,8 @@ class Lab:
     """
 
     @checked_call
-    def __init__(self, topology, *, build=True, settle=True):
+    def __init__(self, topology: "Topology | dict | str | os.PathLike", *, build: bool = True,
+                 settle: bool = True):
         self.topology = _topology_of(topology)
         self.resolved = None
         self._client = None
@@ -302,7 +304,8 @@ class Lab:
             )
 
     @checked_call
-    def exec(self, ns, command, *, input=None, timeout=60, check=False, env=None, shell=False):
+    def exec(self, ns: str, command: "str | Sequence[str]", *, input: "str | bytes | None" = None,
+             timeout: float = 60, check: bool = False, env: "Optional[dict]" = None, shell: bool = False) -> Result:
         """Run ``command`` (a string or an argv list) in namespace ``ns`` and wait for it.
 
         Without a shell, a string is split into words as a shell would (quotes work) and run
@@ -339,7 +342,8 @@ class Lab:
         return result
 
     @checked_call
-    def spawn(self, ns, command, *, env=None, shell=False):
+    def spawn(self, ns: str, command: "str | Sequence[str]", *, env: "Optional[dict]" = None,
+              shell: bool = False) -> "Process":
         """Start ``command`` in the background in ``ns``; returns a :class:`Process`.
 
         ``command`` and ``shell`` as for :meth:`exec`.
