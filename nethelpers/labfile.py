@@ -138,7 +138,22 @@ def topology_from_dict(cls, data, source="lab"):
         raise TopologyError(r.problems)
     options = {k: top[k] for k in ("underlay", "switch", "ipv6") if k in top}
     topo = cls(top["name"], **options) if "name" in top else cls("?", **options)
+    for read in (_read_nodes, _read_namespaces, _read_links, _read_lists, _read_sysctls, _read_nftables):
+        read(r, topo, top)
+    if r.problems:
+        raise TopologyError(r.problems)
+    return topo
 
+
+def _add(r, path, method, *args, **options):
+    """Call a Topology method; a UsageError becomes a problem at ``path`` of the file."""
+    try:
+        method(*args, **options)
+    except UsageError as e:
+        r.fail(path, str(e))
+
+
+def _read_nodes(r, topo, top):
     for name, node in (top.get("nodes") or {}).items():
         path = f"nodes.{name}"
         node = r.mapping(node, path, _NODE)
@@ -150,50 +165,59 @@ def topology_from_dict(cls, data, source="lab"):
             node["bridge"] = r.mapping(node["bridge"], f"{path}.bridge", _BRIDGE)
             if node["bridge"] is None:
                 continue
-        topo.add_node(str(name), **node)
+        _add(r, path, topo.add_node, str(name), **node)
         for kind, entries in (("containers", containers), ("pods", pods)):
-            if not isinstance(entries, dict):
-                r.fail(f"{path}.{kind}", f"expected a mapping, got {_shown(entries)}")
-                continue
             for cname, ctr in entries.items():
                 ctr = r.mapping(ctr, f"{path}.{kind}.{cname}", _CONTAINER)
                 if ctr is not None:
-                    topo.add_container(str(cname), str(name), pod=(kind == "pods"), **ctr)
+                    _add(r, f"{path}.{kind}.{cname}", topo.add_container, str(cname), str(name),
+                         pod=(kind == "pods"), **ctr)
 
+
+def _read_namespaces(r, topo, top):
     for i, name in enumerate(top.get("namespaces") or []):
         if isinstance(name, str):
             topo.add_namespace(name)
         else:
             r.fail(f"namespaces[{i}]", f"expected a name, got {_shown(name)}")
 
-    for i, link in enumerate(top.get("links") or []):
-        link = r.mapping(link, f"links[{i}]", _LINK, _REQUIRED["links"])
-        if link is not None:
-            endpoints = link.pop("endpoints")
-            if len(endpoints) != 2:
-                r.fail(f"links[{i}].endpoints",
-                       f"expected two 'namespace:interface', got {len(endpoints)}: {endpoints!r}")
-                continue
-            a, b = endpoints
-            for key in ("addresses", "macs"):
-                if key in link:
-                    link[key] = tuple(link[key])
-            topo.add_veth(a, b, **link)
 
-    simple = (
-        ("addresses", _ADDRESS, lambda e: topo.add_address(e.pop("ns"), e.pop("dev"), e.pop("address"))),
-        ("routes", _ROUTE, lambda e: topo.add_route(e.pop("ns"), e.pop("to"), **e)),
-        ("publish", _PUBLISH, lambda e: topo.add_publish(e.pop("container"), e.pop("port"), **e)),
-        ("vxlan", _VXLAN, lambda e: topo.add_vxlan(e.pop("ns"), e.pop("name"), e.pop("vni"), **e)),
-        ("fdb", _FDB, lambda e: topo.add_fdb(e.pop("ns"), e.pop("dev"), e.pop("mac"), e.get("dst"))),
-        ("neighbours", _NEIGH, lambda e: topo.add_neighbour(e["ns"], e["dev"], e["address"], e["mac"])),
+def _read_links(r, topo, top):
+    for i, link in enumerate(top.get("links") or []):
+        path = f"links[{i}]"
+        link = r.mapping(link, path, _LINK, _REQUIRED["links"])
+        if link is None:
+            continue
+        endpoints = link.pop("endpoints")
+        if len(endpoints) != 2 or not all(isinstance(e, str) for e in endpoints):
+            r.fail(f"{path}.endpoints", f"expected two 'namespace:interface', got {_clip(repr(endpoints))}")
+            continue
+        for key in ("addresses", "macs"):
+            if key in link and len(link[key]) != 2:
+                r.fail(f"{path}.{key}", f"expected two, one for each end (null for none), got {_clip(repr(link[key]))}")
+                link.pop(key)
+        _add(r, path, topo.add_veth, *endpoints, **link)
+
+
+def _read_lists(r, topo, top):
+    lists = (
+        ("addresses", _ADDRESS, lambda e: (topo.add_address, e.pop("ns"), e.pop("dev"), e.pop("address"))),
+        ("routes", _ROUTE, lambda e: (topo.add_route, e.pop("ns"), e.pop("to"))),
+        ("publish", _PUBLISH, lambda e: (topo.add_publish, e.pop("container"), e.pop("port"))),
+        ("vxlan", _VXLAN, lambda e: (topo.add_vxlan, e.pop("ns"), e.pop("name"), e.pop("vni"))),
+        ("fdb", _FDB, lambda e: (topo.add_fdb, e.pop("ns"), e.pop("dev"), e.pop("mac"))),
+        ("neighbours", _NEIGH, lambda e: (topo.add_neighbour, e.pop("ns"), e.pop("dev"), e.pop("address"),
+                                          e.pop("mac"))),
     )
-    for key, spec, add in simple:
+    for key, spec, call in lists:
         for i, entry in enumerate(top.get(key) or []):
             entry = r.mapping(entry, f"{key}[{i}]", spec, _REQUIRED[key])
             if entry is not None:
-                add(entry)
+                method, *args = call(entry)
+                _add(r, f"{key}[{i}]", method, *args, **entry)
 
+
+def _read_sysctls(r, topo, top):
     for ns, values in (top.get("sysctls") or {}).items():
         if not isinstance(values, dict):
             r.fail(f"sysctls.{ns}", f"expected a mapping of key: value, got {_shown(values)}")
@@ -202,16 +226,15 @@ def topology_from_dict(cls, data, source="lab"):
             if isinstance(value, (dict, list)) or value is None:
                 r.fail(f"sysctls.{ns}.{key}", f"expected a number or string, got {_shown(value)}")
             else:
-                topo.add_sysctl(ns, key, int(value) if isinstance(value, bool) else value)
+                _add(r, f"sysctls.{ns}.{key}", topo.add_sysctl, ns, key, int(value) if isinstance(value, bool) else value)
+
+
+def _read_nftables(r, topo, top):
     for ns, rules in (top.get("nftables") or {}).items():
         if isinstance(rules, str):
             topo.add_nftables(ns, rules)
         else:
             r.fail(f"nftables.{ns}", f"expected an nft script (a string), got {_shown(rules)}")
-
-    if r.problems:
-        raise TopologyError(r.problems)
-    return topo
 
 
 # --- reading the bytes and the YAML -----------------------------------------------------------

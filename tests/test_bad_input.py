@@ -349,3 +349,15 @@ def test_worst_inputs_end_in_an_error_within_bounded_memory():
     result = subprocess.run([sys.executable, "-c", WORST], cwd=ROOT, capture_output=True, text=True,
                             preexec_fn=limit, timeout=600)
     assert result.returncode == 0 and result.stdout == "ok\n", result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("links: [{endpoints: [true, 'b:x']}]", r"links\[0\]\.endpoints: expected two 'namespace:interface', got \[True"),
+    ("links: [{endpoints: ['a:x', 'b:x'], addresses: []}]", r"links\[0\]\.addresses: expected two, one for each end"),
+    ("links: [{endpoints: ['a:x', 'b:x'], macs: [a, b, c]}]", r"links\[0\]\.macs: expected two"),
+    ("sysctls: {a: {net.ipv4.ip_forward: .inf}}", r"sysctls\.a\.net\.ipv4\.ip_forward: add_sysctl.*got float inf"),
+])
+def test_lab_file_problems_name_their_place(text, match):
+    with pytest.raises(TopologyError, match=match) as e:
+        Topology.from_yaml_text("name: t\nnamespaces: [a, b]\n" + text + "\n")
+    assert not isinstance(e.value, UsageError)  # a problem of the file, not of a call
