@@ -39,6 +39,8 @@ import re
 import stat
 from importlib import resources
 
+import yaml
+
 from .errors import TopologyError, UsageError
 
 # The format is described in one place, schema/lab.schema.json (editors read it too): each key
@@ -282,8 +284,62 @@ def decode(data, source="lab file"):
                             "save the file as UTF-8") from None
 
 
-def _strict_loader():
-    """A safe YAML loader for lab files (built once, on first use).
+class _Resolver(yaml.resolver.BaseResolver):
+    """YAML 1.2's core schema: ``true``/``false``, ``null``/``~``/empty, decimal, 0o and 0x
+    integers, floats; everything else is a string (no YAML 1.1 ``yes``, base 60 or dates)."""
+
+
+for _tag, _pattern, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+):
+    _Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    """Keys are the text written, and written once."""
+
+    def construct_yaml_bool(self, node):
+        if node.value.lower() not in ("true", "false"):
+            raise _Refused(f"line {node.start_mark.line + 1}: {_clip(node.value)!r} is not true or false")
+        return node.value.lower() == "true"
+
+    def construct_yaml_int(self, node):
+        value = node.value
+        if value.startswith(("0o", "0x")):
+            return int(value[2:], 8 if value[1] == "o" else 16)
+        return int(value)
+
+    def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep)
+        result, lines = {}, {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused(f"line {line}: a key must be a name, not a list or mapping")
+            key = key_node.value
+            if key in lines:
+                raise _Refused(f"line {line}: key {_clip(key)!r} is written twice (lines {lines[key]} "
+                               f"and {line}); keep one")
+            lines[key] = line
+            result[key] = self.construct_object(value_node, deep=deep)
+        return result
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:bool", _Constructor.construct_yaml_bool)
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
+for _tag in ("timestamp", "binary", "set", "omap", "pairs"):  # YAML 1.1 only: refuse, not guess
+    _Constructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _Constructor.construct_undefined)
+
+
+class StrictLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                   _Constructor, _Resolver):
+    """A safe YAML loader for lab files.
 
     * YAML 1.2 scalars: only ``true``/``false`` are booleans and only ``null``/``~``/empty are
       null; ``on``, ``yes``, ``no``, ``off`` stay strings, as do ``12:34:...`` (no base 60) and
@@ -294,88 +350,28 @@ def _strict_loader():
     * aliases (``*name``) are refused, so a few hundred bytes cannot expand into gigabytes;
     * nesting deeper than MAX_DEPTH is refused.
     """
-    global _LOADER
-    if _LOADER is not None:
-        return _LOADER
-    import yaml
-    from yaml.constructor import SafeConstructor
-    from yaml.resolver import BaseResolver
 
-    class Resolver(BaseResolver):
-        pass
+    def __init__(self, stream):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Constructor.__init__(self)
+        _Resolver.__init__(self)
+        self.depth = 0
 
-    for tag, pattern, first in (
-        ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-        ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-        ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-        ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-                  r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
-    ):
-        Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", re.compile(pattern), list(first))
-
-    class Constructor(SafeConstructor):
-        def construct_yaml_bool(self, node):
-            if node.value.lower() not in ("true", "false"):
-                raise _Refused(f"line {node.start_mark.line + 1}: {_clip(node.value)!r} is not true or false")
-            return node.value.lower() == "true"
-
-        def construct_yaml_int(self, node):
-            value = node.value
-            if value.startswith(("0o", "0x")):
-                return int(value[2:], 8 if value[1] == "o" else 16)
-            return int(value)
-
-        def construct_mapping(self, node, deep=False):
-            if not isinstance(node, yaml.MappingNode):
-                return super().construct_mapping(node, deep)
-            result, lines = {}, {}
-            for key_node, value_node in node.value:
-                line = key_node.start_mark.line + 1
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise _Refused(f"line {line}: a key must be a name, not a list or mapping")
-                key = key_node.value
-                if key in lines:
-                    raise _Refused(f"line {line}: key {_clip(key)!r} is written twice (lines {lines[key]} "
-                                   f"and {line}); keep one")
-                lines[key] = line
-                result[key] = self.construct_object(value_node, deep=deep)
-            return result
-
-    Constructor.add_constructor("tag:yaml.org,2002:bool", Constructor.construct_yaml_bool)
-    Constructor.add_constructor("tag:yaml.org,2002:int", Constructor.construct_yaml_int)
-    Constructor.add_constructor("tag:yaml.org,2002:map", Constructor.construct_yaml_map)
-    for tag in ("timestamp", "binary", "set", "omap", "pairs"):  # YAML 1.1 only: refuse, not guess
-        Constructor.add_constructor(f"tag:yaml.org,2002:{tag}", Constructor.construct_undefined)
-
-    class Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
-                 Constructor, Resolver):
-        def __init__(self, stream):
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
-            Constructor.__init__(self)
-            Resolver.__init__(self)
-            self.depth = 0
-
-        def compose_node(self, parent, index):
-            if self.check_event(yaml.AliasEvent):
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            line = self.peek_event().start_mark.line + 1
+            raise _Refused(f"line {line}: aliases (*name) are not allowed in a lab file; write the value out")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
                 line = self.peek_event().start_mark.line + 1
-                raise _Refused(f"line {line}: aliases (*name) are not allowed in a lab file; write the value out")
-            self.depth += 1
-            try:
-                if self.depth > MAX_DEPTH:
-                    line = self.peek_event().start_mark.line + 1
-                    raise _Refused(f"line {line}: nested more than {MAX_DEPTH} levels deep; a lab file needs a few")
-                return super().compose_node(parent, index)
-            finally:
-                self.depth -= 1
-
-    _LOADER = Loader
-    return Loader
-
-
-_LOADER = None
+                raise _Refused(f"line {line}: nested more than {MAX_DEPTH} levels deep; a lab file needs a few")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 class _Refused(Exception):
@@ -388,14 +384,13 @@ def _clip(text, limit=60):
 
 
 def parse_yaml(text, source="lab file"):
-    """The data of a YAML lab file's ``text``, read strictly (see :func:`_strict_loader`)."""
-    import yaml
+    """The data of a YAML lab file's ``text``, read strictly (see :class:`StrictLoader`)."""
 
     if len(text) > MAX_BYTES:
         raise TopologyError(f"{source}: larger than {MAX_BYTES} characters; a lab file is a few kilobytes")
     loader = None
     try:
-        loader = _strict_loader()(text)  # the reader already refuses control characters
+        loader = StrictLoader(text)  # the reader already refuses control characters
         return loader.get_single_data()
     except _Refused as e:
         raise TopologyError(f"{source}: {e}") from None

@@ -151,95 +151,115 @@ PAUSE_ARGV = ["sleep", "infinity"]
 
 def steps(topo, r, underlay, veth_ends):
     """The steps that build ``topo``, given its resolved form ``r`` (see validate.resolve)."""
-    steps = []
+    parts = (_namespace_steps(topo, r), _underlay_steps(topo, r, underlay), _bridge_steps(topo, r),
+             _container_steps(topo, r), _veth_steps(topo, veth_ends), _vxlan_steps(topo),
+             _entry_steps(topo, r))
+    return [step for part in parts for step in part]
 
-    def add(op, ns, **args):
-        steps.append(Step(op, ns, args))
 
+def _step(op, ns, **args):
+    return Step(op, ns, args)
+
+
+def _namespace_steps(topo, r):
     bare = set(topo.namespaces)
     for ns in r.namespaces:
-        add("netns", ns)
+        yield _step("netns", ns)
         if not topo.ipv6:
-            add("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
-            add("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
+            yield _step("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
+            yield _step("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
         # No IGMP reports for link-local groups (a bridge joins 224.0.0.106): they would
         # flood to every container and interleave with the packets a lesson is about.
-        add("sysctl", ns, key="net.ipv4.igmp_link_local_mcast_reports", value="0")
+        yield _step("sysctl", ns, key="net.ipv4.igmp_link_local_mcast_reports", value="0")
         if ns not in bare:
-            add("up", ns, dev="lo")
+            yield _step("up", ns, dev="lo")
     for node in topo.nodes.values():
         if node.ip_forward:
-            add("sysctl", node.name, key="net.ipv4.ip_forward", value="1")
+            yield _step("sysctl", node.name, key="net.ipv4.ip_forward", value="1")
 
-    if underlay is not None:
-        sw = topo.switch
-        add("bridge", sw, name="br0", mac=names.derived_mac(topo.name, sw, "br0"), mtu=1500, ageing=None)
-        add("up", sw, dev="br0")
-        for node in topo.nodes.values():
-            rn = r.nodes[node.name]
-            if rn.address is None:
-                continue
-            add("veth", sw, name=node.name, peer_ns=node.name, peer="eth0",
-                mac=names.derived_mac(topo.name, sw, node.name),
-                peer_mac=names.derived_mac(topo.name, node.name, "eth0"),
-                mtu=None, master="br0", up=True)
-            add("addr", node.name, dev="eth0", address=f"{rn.address}/{underlay.prefixlen}")
-            add("up", node.name, dev="eth0")
 
+def _underlay_steps(topo, r, underlay):
+    if underlay is None:
+        return
+    sw = topo.switch
+    yield _step("bridge", sw, name="br0", mac=names.derived_mac(topo.name, sw, "br0"), mtu=1500, ageing=None)
+    yield _step("up", sw, dev="br0")
+    for node in topo.nodes.values():
+        rn = r.nodes[node.name]
+        if rn.address is None:
+            continue
+        yield _step("veth", sw, name=node.name, peer_ns=node.name, peer="eth0",
+                    mac=names.derived_mac(topo.name, sw, node.name),
+                    peer_mac=names.derived_mac(topo.name, node.name, "eth0"),
+                    mtu=None, master="br0", up=True)
+        yield _step("addr", node.name, dev="eth0", address=f"{rn.address}/{underlay.prefixlen}")
+        yield _step("up", node.name, dev="eth0")
+
+
+def _bridge_steps(topo, r):
     for node in topo.nodes.values():
         rn = r.nodes[node.name]
         if node.bridge is None:
             continue
-        add("bridge", node.name, name=node.bridge.name, mac=rn.bridge_mac, mtu=node.bridge.mtu,
-            ageing=node.bridge.ageing)
-        add("addr", node.name, dev=node.bridge.name, address=rn.bridge_address)
-        add("up", node.name, dev=node.bridge.name)
+        yield _step("bridge", node.name, name=node.bridge.name, mac=rn.bridge_mac, mtu=node.bridge.mtu,
+                    ageing=node.bridge.ageing)
+        yield _step("addr", node.name, dev=node.bridge.name, address=rn.bridge_address)
+        yield _step("up", node.name, dev=node.bridge.name)
 
+
+def _container_steps(topo, r):
     for rc in r.containers.values():
         mtu = topo.nodes[rc.node].bridge.mtu  # Docker gives containers their network's MTU
-        add("veth", rc.node, name=rc.veth, peer_ns=rc.name, peer="eth0", mac=rc.veth_mac,
-            peer_mac=rc.mac, mtu=None if mtu == 1500 else mtu, master=rc.bridge, up=True)
-        add("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
-        add("up", rc.name, dev="eth0")
-        add("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
+        yield _step("veth", rc.node, name=rc.veth, peer_ns=rc.name, peer="eth0", mac=rc.veth_mac,
+                    peer_mac=rc.mac, mtu=None if mtu == 1500 else mtu, master=rc.bridge, up=True)
+        yield _step("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
+        yield _step("up", rc.name, dev="eth0")
+        yield _step("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
 
-    for veth, ((ns_a, dev_a), (ns_b, dev_b)), addresses, macs in veth_ends:
-        macs = [m or names.derived_mac(topo.name, ns, dev) for m, (ns, dev) in zip(macs, ((ns_a, dev_a), (ns_b, dev_b)))]
-        add("veth", ns_a, name=dev_a, peer_ns=ns_b, peer=dev_b, mac=macs[0], peer_mac=macs[1],
-            mtu=veth.mtu, master=None, up=veth.up)
+
+def _veth_steps(topo, veth_ends):
+    for veth, ends, addresses, macs in veth_ends:
+        (ns_a, dev_a), (ns_b, dev_b) = ends
+        macs = [m or names.derived_mac(topo.name, ns, dev) for m, (ns, dev) in zip(macs, ends)]
+        yield _step("veth", ns_a, name=dev_a, peer_ns=ns_b, peer=dev_b, mac=macs[0], peer_mac=macs[1],
+                    mtu=veth.mtu, master=None, up=veth.up)
         if veth.up:
-            add("up", ns_b, dev=dev_b)
-        for (ns, dev), address in zip(((ns_a, dev_a), (ns_b, dev_b)), addresses):
+            yield _step("up", ns_b, dev=dev_b)
+        for (ns, dev), address in zip(ends, addresses):
             if address is not None:
-                add("addr", ns, dev=dev, address=address)
+                yield _step("addr", ns, dev=dev, address=address)
 
+
+def _vxlan_steps(topo):
     for vx in topo.vxlans:
-        add("vxlan", vx.ns, name=vx.name, vni=vx.vni, dstport=vx.dstport, local=vx.local,
-            remote=vx.remote, dev=vx.dev, learning=vx.learning,
-            mac=vx.mac or names.derived_mac(topo.name, vx.ns, vx.name), mtu=vx.mtu,
-            master=vx.master)
+        yield _step("vxlan", vx.ns, name=vx.name, vni=vx.vni, dstport=vx.dstport, local=vx.local,
+                    remote=vx.remote, dev=vx.dev, learning=vx.learning,
+                    mac=vx.mac or names.derived_mac(topo.name, vx.ns, vx.name), mtu=vx.mtu,
+                    master=vx.master)
         if vx.address:
-            add("addr", vx.ns, dev=vx.name, address=vx.address)
-        add("up", vx.ns, dev=vx.name)
+            yield _step("addr", vx.ns, dev=vx.name, address=vx.address)
+        yield _step("up", vx.ns, dev=vx.name)
 
+
+def _entry_steps(topo, r):
+    """Addresses, routes, FDB and neighbour entries, sysctls, nftables, pause processes."""
     for e in topo.addresses:
-        add("addr", e.ns, dev=e.dev, address=e.address)
+        yield _step("addr", e.ns, dev=e.dev, address=e.address)
     for e in topo.routes:
-        add("route", e.ns, to=e.to, via=e.via, dev=e.dev, onlink=e.onlink)
+        yield _step("route", e.ns, to=e.to, via=e.via, dev=e.dev, onlink=e.onlink)
     for e in topo.fdb:
-        add("fdb", e.ns, dev=e.dev, mac=e.mac.lower(), dst=e.dst)
+        yield _step("fdb", e.ns, dev=e.dev, mac=e.mac.lower(), dst=e.dst)
     for e in topo.neighbours:
-        add("neigh", e.ns, dev=e.dev, address=e.address, mac=e.mac.lower())
+        yield _step("neigh", e.ns, dev=e.dev, address=e.address, mac=e.mac.lower())
     for e in topo.sysctls:
-        add("sysctl", e.ns, key=e.key, value=e.value)
+        yield _step("sysctl", e.ns, key=e.key, value=e.value)
     for node, script in _docker_nat(topo, r).items():
-        add("nft", node, rules=script)
+        yield _step("nft", node, rules=script)
     for e in topo.nftables:
-        add("nft", e.ns, rules=e.rules)
+        yield _step("nft", e.ns, rules=e.rules)
     for rc in r.containers.values():
         if rc.pod:
-            add("process", rc.name, argv=PAUSE_ARGV, name="pause")
-    return steps
+            yield _step("process", rc.name, argv=PAUSE_ARGV, name="pause")
 
 
 def _docker_nat(topo, r):
