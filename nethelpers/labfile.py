@@ -411,7 +411,7 @@ def parse_json(text, source="lab file"):
         seen = {}
         for key, value in items:
             if key in seen:
-                raise _Refused(f"key {_clip(key)!r} is written twice in one object; keep one")
+                raise _Refused(f"key {_clip(key)!r} is written twice in one object{_json_lines(text, key)}; keep one")
             seen[key] = value
         return seen
 
@@ -429,6 +429,13 @@ def parse_json(text, source="lab file"):
         raise TopologyError(f"{source}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     except (ValueError, RecursionError) as e:
         raise TopologyError(f"{source}: a value cannot be read: {_clip(e, 200)}") from None
+
+
+def _json_lines(text, key):
+    """Where ``"key":`` appears in ``text``, for a message: " (lines 3 and 7)"."""
+    pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:")
+    lines = [n for n, line in enumerate(text.split("\n"), 1) if pattern.search(line)][:5]
+    return f" (it is on lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
 
 
 def max_depth_json(text):

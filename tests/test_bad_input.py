@@ -135,6 +135,8 @@ def test_json_lab_files_are_read_as_json(tmp_path):
     good.write_text('{"name": "j", "nodes": {"node1": {"ip_forward": true}}}')
     assert Topology.from_yaml(good).nodes["node1"].ip_forward is True
     for text, match in [('{"name": "a", "name": "b"}', "written twice"),
+                        ('{\n "name": "a",\n "nodes": {},\n "name": "b"\n}', r"'name' is written twice in one object "
+                                                                        r"\(it is on lines 2, 4\)"),
                         ('{"name": "t", "nodes": {"x": {"bridge": {"mtu": NaN}}}}', "NaN is not a number"),
                         ('{"name": "t", "x": ' + "[" * 5000 + "]" * 5000 + "}", "nested more than 32"),
                         ('{"name": "t",}', "not valid JSON")]:
