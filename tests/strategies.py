@@ -270,3 +270,33 @@ def hostile_valid_labs(draw):
     if draw(st.booleans()):
         lab["sysctls"] = {"n1": {"net.ipv4.ip_forward": draw(st.sampled_from([0, 1]))}}
     return lab
+
+
+def _paths(data, prefix=()):
+    """Every path to a value in nested dicts and lists."""
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        yield prefix + (key,)
+        yield from _paths(value, prefix + (key,))
+
+
+@st.composite
+def nearly_valid_labs(draw):
+    """A buildable lab with 0 to 2 of its values (or keys) replaced by something else: valid
+    about half the time, and wrong in one place otherwise."""
+    import copy
+
+    lab = copy.deepcopy(draw(buildable_labs()))
+    for _ in range(draw(st.integers(0, 2))):
+        paths = list(_paths(lab))
+        if not paths:
+            break
+        *parent_path, key = draw(st.sampled_from(paths))
+        parent = lab
+        for part in parent_path:
+            parent = parent[part]
+        if isinstance(parent, dict) and draw(st.booleans()):
+            parent[draw(names)] = parent.pop(key)  # a key renamed
+        else:
+            parent[key] = draw(st.one_of(anything, names, addresses, subnets, st.integers(-1, 70000)))
+    return lab

@@ -25,7 +25,8 @@ from nethelpers.__main__ import main
 from nethelpers.discover import discover
 from nethelpers.errors import NetHelpersError, TopologyError
 from nethelpers.sandbox import sandbox_prefix
-from strategies import PAYLOAD_TARGET, api_calls, budget, buildable_labs, hostile_valid_labs, lab_dicts, yaml_texts
+from strategies import (PAYLOAD_TARGET, api_calls, budget, buildable_labs, hostile_valid_labs, lab_dicts,
+                        nearly_valid_labs, yaml_texts)
 
 MAX_MESSAGE = 25_000  # 50 problems of at most 400 characters, and their framing
 
@@ -123,6 +124,22 @@ def target_dir():
 
 def aimed(lab, target_dir):
     return json.loads(json.dumps(lab).replace(PAYLOAD_TARGET, os.path.join(target_dir, "pwned")))
+
+
+@budget(30)
+@given(nearly_valid_labs())
+def test_any_lab_data_builds_what_it_says_or_says_why(data):
+    """Lab(data): a lab whose discovered topology is the description, or the package's own error
+    (a TopologyError before the kernel; an EngineError naming the step the kernel refused)."""
+    try:
+        lab = Lab(data)
+    except NetHelpersError as e:
+        event(f"refused: {type(e).__name__}")
+        assert str(e).strip() and len(str(e)) < MAX_MESSAGE
+        return
+    with lab:
+        event("built")
+        assert discover(lab).differences(lab) == []
 
 
 @budget(20)
