@@ -289,7 +289,7 @@ class Lab:
         'vethc5b6591'
         """
         resolved = self.resolved or self.topology.resolve()
-        if container not in resolved.containers:
+        if not isinstance(container, str) or container not in resolved.containers:
             raise TopologyError(f"no container {container!r} in lab {self.topology.name!r}; "
                                 f"it has {', '.join(resolved.containers) or 'none'}")
         return resolved.containers[container].veth
