@@ -99,6 +99,9 @@ class Bridge:
     ageing: Optional[int] = None
 
 
+Bridge.__init__ = checked_call(Bridge.__init__)  # Bridge(mttu=9000): a UsageError naming the keyword
+
+
 @_short
 @dataclass
 class Node:

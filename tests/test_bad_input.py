@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nethelpers import Lab, Topology, TopologyError
+from nethelpers import Bridge, Lab, Topology, TopologyError
 from nethelpers.errors import NetHelpersError, UsageError
 from nethelpers import labfile
 
@@ -180,6 +180,9 @@ def test_messages_stay_short():
         (lambda: Topology("t").add_nftables("a", None), r"add_nftables: rules must be a string"),
         (lambda: Topology("t").add_publish("c1", 80, protocol="udp"), r"unknown option 'protocol'; known options: proto"),
         (lambda: Topology("t").add_vxlan("a", "vx", 1, port=4789), r"unknown option 'port'; known options: dstport"),
+        (lambda: Bridge(mttu=9000), r"Bridge: unknown keyword 'mttu'; it takes name, subnet, address, mtu"),
+        (lambda: Topology("t").add_namespace("a", bridge=None), r"add_namespace: unknown keyword 'bridge'; it takes name"),
+        (lambda: Topology("t").add_address("a", "b"), r"add_address: missing a required argument: 'address'"),
         (lambda: Lab(42), r"Lab: expected a Topology, a dict as a lab file holds, or a lab file's path, got int 42"),
         (lambda: Lab([1, 2]), r"Lab: expected a Topology.*got list \[1, 2\]"),
         (lambda: Lab(None), r"Lab: expected a Topology.*got NoneType"),
