@@ -158,6 +158,9 @@ def _add(r, path, method, *args, **options):
 def _read_nodes(r, topo, top):
     for name, node in (top.get("nodes") or {}).items():
         path = f"nodes.{name}"
+        if not isinstance(name, str):
+            r.fail(path, f"a node's name must be a string, got {_shown(name)}")
+            continue
         node = r.mapping(node, path, _NODE)
         if node is None:
             continue
@@ -167,13 +170,12 @@ def _read_nodes(r, topo, top):
             node["bridge"] = r.mapping(node["bridge"], f"{path}.bridge", _BRIDGE)
             if node["bridge"] is None:
                 continue
-        _add(r, path, topo.add_node, str(name), **node)
+        _add(r, path, topo.add_node, name, **node)
         for kind, entries in (("containers", containers), ("pods", pods)):
             for cname, ctr in entries.items():
                 ctr = r.mapping(ctr, f"{path}.{kind}.{cname}", _CONTAINER)
                 if ctr is not None:
-                    _add(r, f"{path}.{kind}.{cname}", topo.add_container, str(cname), str(name),
-                         pod=(kind == "pods"), **ctr)
+                    _add(r, f"{path}.{kind}.{cname}", topo.add_container, cname, name, pod=(kind == "pods"), **ctr)
 
 
 def _read_namespaces(r, topo, top):

@@ -366,3 +366,15 @@ def test_lab_file_problems_name_their_place(text, match):
     with pytest.raises(TopologyError, match=match) as e:
         Topology.from_yaml_text("name: t\nnamespaces: [a, b]\n" + text + "\n")
     assert not isinstance(e.value, UsageError)  # a problem of the file, not of a call
+
+
+@pytest.mark.parametrize("data, match", [
+    ({"name": "t", "nodes": {True: {}}}, r"nodes\.True: a node's name must be a string, got bool True"),
+    ({"name": "t", "nodes": {1: {}}}, r"nodes\.1: a node's name must be a string, got int 1"),
+    ({"name": "t", "nodes": {"n": {"containers": {None: {}}}}},
+     r"nodes\.n\.containers\.None: add_container: the container's name must be a string, got NoneType"),
+])
+def test_names_in_a_dict_are_strings_not_converted(data, match):
+    """A dict from Python can have keys YAML would not give: they are refused, not turned into "True"."""
+    with pytest.raises(TopologyError, match=match):
+        Topology.from_dict(data)
