@@ -378,3 +378,28 @@ def test_names_in_a_dict_are_strings_not_converted(data, match):
     """A dict from Python can have keys YAML would not give: they are refused, not turned into "True"."""
     with pytest.raises(TopologyError, match=match):
         Topology.from_dict(data)
+
+
+# --- commands(): every value one shell word, heredocs that cannot end early ---------------------
+
+
+def test_heredoc_delimiter_is_no_line_of_the_script():
+    from nethelpers.plan import heredoc_delimiter
+
+    assert heredoc_delimiter("table ip t {\n}") == "EOF"
+    text = "table ip t {\nEOF\n}"
+    first = heredoc_delimiter(text)
+    assert first.startswith("EOF_") and first not in text.split("\n")
+    assert heredoc_delimiter(text + "\n" + first) not in (text + "\n" + first).split("\n")
+
+
+def test_commands_quote_values_and_fence_nft_scripts():
+    topo = Topology("q", underlay=None)
+    topo.add_namespace("a")
+    topo.add_sysctl("a", "net.ipv4.tcp_rmem", "4096 87380 6291456")
+    topo.add_nftables("a", "table ip t {\n}\nEOF\n")
+    script = topo.commands()
+    assert "sysctl -qw 'net.ipv4.tcp_rmem=4096 87380 6291456'" in script
+    nft = next(line for line in script.split("\n") if "nft -f -" in line)
+    end = nft.split("<<")[1].strip("'")
+    assert end != "EOF" and script.endswith(f"\nEOF\n{end}")
