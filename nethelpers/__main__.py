@@ -27,7 +27,7 @@ def main(argv=None):
     from .topology import Topology
 
     try:
-        topo = Topology.from_yaml(args.labfile).validate()
+        topo = Topology.from_file(args.labfile).validate()  # a path, even if it looks like YAML
     except TopologyError as e:
         print(e, file=sys.stderr)
         return 2

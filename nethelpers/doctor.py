@@ -22,7 +22,7 @@ PROBES = [
     ("bridge", "ip link add db0 type bridge", "load the bridge module: modprobe bridge"),
     ("vxlan", "ip link add dx0 type vxlan id 42 dstport 4789", "load the vxlan module: modprobe vxlan"),
     ("nftables", "nft add table ip doctor", "load nf_tables (modprobe nf_tables) and install nftables"),
-    ("nat", "nft add chain ip doctor post { type nat hook postrouting priority srcnat ; }",
+    ("nat", "nft 'add chain ip doctor post { type nat hook postrouting priority srcnat ; }'",
      "load nft_nat / nft_masq (modprobe nft_masq)"),
     ("conntrack", "conntrack -L", "load nf_conntrack (modprobe nf_conntrack) and install conntrack"),
 ]

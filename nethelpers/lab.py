@@ -20,9 +20,10 @@ import shlex
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import Optional, Sequence
 
 from . import state
-from .errors import CommandError, EngineError, TopologyError
+from .errors import CommandError, EngineError, ShellSyntaxError, TopologyError, UsageError, checked_call
 from .sandbox import EngineClient
 from .topology import Topology
 
@@ -94,6 +95,106 @@ class Process:
             self.stop()
 
 
+def _topology_of(what):
+    """The Topology ``what`` describes: a Topology, a lab file's dict, or a lab file's path."""
+    if isinstance(what, Topology):
+        return what
+    if isinstance(what, dict):
+        return Topology.from_dict(what)
+    if isinstance(what, (str, os.PathLike)):
+        return Topology.from_yaml(what)
+    raise UsageError(
+        f"Lab: expected a Topology, a dict as a lab file holds, or a lab file's path, got "
+        f"{type(what).__name__} {_clip(repr(what))}"
+    )
+
+
+def _clip(text, limit=60):
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# What a shell would read as more than words, outside single quotes: a learner who writes it
+# expects a shell. (Braces and '#' are left alone: nft and tcpdump take them as words.)
+_SHELL_OPERATORS = ("|", ";", "&", ">", "<", "`", "$(", "${", "*", "?", "\n")
+
+
+def shell_syntax(command):
+    """The first piece of shell syntax in ``command`` (outside single quotes), or None.
+
+    >>> shell_syntax("ip -br a | grep eth0")
+    '|'
+    >>> shell_syntax("ping -c 1 '10.0.0.1'") is None
+    True
+    """
+    quote, i = None, 0
+    while i < len(command):
+        ch = command[i]
+        if quote == "'":
+            quote = None if ch == "'" else quote
+        elif ch == "\\":
+            i += 1  # an escaped character is a plain character
+        elif quote == '"' and ch == '"':
+            quote = None
+        elif quote is None and ch in "'\"":
+            quote = ch
+        elif ch == "$" and i + 1 < len(command) and (command[i + 1].isalpha() or command[i + 1] == "_"):
+            return command[i:i + 2] + "..."  # $VAR
+        else:
+            for op in _SHELL_OPERATORS:
+                if command.startswith(op, i) and (quote is None or op in ("`", "$(", "${")):
+                    return op
+        i += 1
+    return None
+
+
+def _argv(call, command, shell):
+    """The argv that runs ``command``: ``sh -c COMMAND`` with ``shell``, else its words."""
+    if shell:
+        if not isinstance(command, str) or not command.strip():
+            raise UsageError(f"{call}(shell=True): give the command line as a non-empty string for sh -c, "
+                             f"got {type(command).__name__} {_clip(repr(command))}")
+        return ["sh", "-c", command]
+    if isinstance(command, str):
+        syntax = shell_syntax(command)
+        if syntax is not None:
+            raise ShellSyntaxError(
+                f"{call}: {_clip(repr(command), 120)} holds shell syntax ({syntax!r}) but no shell runs it; "
+                f"pass shell=True to run it with sh -c, or give the words as a list"
+            )
+        try:
+            argv = shlex.split(command)
+        except ValueError as e:
+            raise ShellSyntaxError(f"{call}: cannot split {_clip(repr(command), 120)} into words ({e}); "
+                                   "close the quote") from None
+    elif isinstance(command, (list, tuple)):
+        bad = [a for a in command if not isinstance(a, (str, int, float, os.PathLike)) or isinstance(a, bool)]
+        if bad:
+            raise UsageError(f"{call}: every word of the command must be a string (or a number), "
+                             f"got {type(bad[0]).__name__} {_clip(repr(bad[0]))}")
+        argv = [os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in command]
+    else:
+        raise UsageError(f"{call}: the command must be a string or a list of words, got "
+                         f"{type(command).__name__} {_clip(repr(command))}")
+    if not argv or not argv[0]:
+        raise UsageError(f"{call}: the command is empty; give a program and its arguments, like 'ip -br addr'")
+    if any("\0" in a for a in argv):
+        raise UsageError(f"{call}: a word of the command holds a NUL character, which no program can receive")
+    return argv
+
+
+def _check_env(call, env):
+    if env is None:
+        return
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise UsageError(f"{call}: env must be a dict of str to str, or None, got {_clip(repr(env))}")
+
+
+def _check_timeout(timeout):
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise UsageError(f"exec: timeout must be a positive number of seconds, got {_clip(repr(timeout))}; "
+                         "exec always has a limit (None is not 'no limit'): for a command that runs on, use spawn()")
+
+
 class Lab:
     """A built lab: the namespaces of ``topology`` and everything in them.
 
@@ -105,10 +206,10 @@ class Lab:
             :meth:`settle`).
     """
 
-    def __init__(self, topology, *, build=True, settle=True):
-        if not isinstance(topology, Topology):
-            topology = Topology.from_dict(topology) if isinstance(topology, dict) else Topology.from_yaml(topology)
-        self.topology = topology
+    @checked_call
+    def __init__(self, topology: "Topology | dict | str | os.PathLike", *, build: bool = True,
+                 settle: bool = True):
+        self.topology = _topology_of(topology)
         self.resolved = None
         self._client = None
         self.settles = settle
@@ -188,30 +289,44 @@ class Lab:
         'vethc5b6591'
         """
         resolved = self.resolved or self.topology.resolve()
-        if container not in resolved.containers:
+        if not isinstance(container, str) or container not in resolved.containers:
             raise TopologyError(f"no container {container!r} in lab {self.topology.name!r}; "
                                 f"it has {', '.join(resolved.containers) or 'none'}")
         return resolved.containers[container].veth
 
     def _check_ns(self, ns):
+        if not isinstance(ns, str):
+            raise UsageError(f"the namespace must be a name (a str), got {type(ns).__name__} {_clip(repr(ns))}")
         if ns not in self.namespaces:
             raise TopologyError(
                 f"namespace {ns!r} is not in lab {self.topology.name!r}; "
                 f"it has {', '.join(self.namespaces)}"
             )
 
-    def exec(self, ns, command, *, input=None, timeout=60, check=False, env=None):
+    @checked_call
+    def exec(self, ns: str, command: "str | Sequence[str]", *, input: "str | bytes | None" = None,
+             timeout: float = 60, check: bool = False, env: "Optional[dict]" = None, shell: bool = False) -> Result:
         """Run ``command`` (a string or an argv list) in namespace ``ns`` and wait for it.
+
+        Without a shell, a string is split into words as a shell would (quotes work) and run
+        directly; if it holds shell syntax (``|``, ``;``, ``&&``, ``>``, ``<``, ``$(...)``,
+        backticks, ``$VAR``, unquoted ``*`` or ``?``) a :class:`ShellSyntaxError` says to pass
+        ``shell=True``, which runs it with ``sh -c`` in the namespace. ``timeout`` is a positive
+        number of seconds (there is always one; use :meth:`spawn` for what runs on).
 
         Returns a :class:`Result`; with ``check=True`` a non-zero status raises CommandError.
 
         >>> lab.exec("c1", "ping -c 1 172.17.0.3").ok  # doctest: +SKIP
         True
+        >>> lab.exec("c1", "ip -br a | grep eth0", shell=True).stdout  # doctest: +SKIP
+        'eth0@if5   UP   172.17.0.2/16 \\n'
         """
+        argv = _argv("exec", command, shell)
+        _check_timeout(timeout)
+        _check_env("exec", env)
+        if not isinstance(input, (str, bytes, type(None))):
+            raise UsageError(f"exec: input must be str, bytes or None, got {type(input).__name__}")
         self._check_ns(ns)
-        argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
-        if not argv:
-            raise ValueError("exec needs a command to run")
         if isinstance(input, str):
             input = input.encode()
         reply = self._engine().call("exec", ns=ns, argv=argv, input=input, timeout=timeout, env=env)
@@ -226,10 +341,16 @@ class Lab:
             raise CommandError(result)
         return result
 
-    def spawn(self, ns, command, *, env=None):
-        """Start ``command`` in the background in ``ns``; returns a :class:`Process`."""
+    @checked_call
+    def spawn(self, ns: str, command: "str | Sequence[str]", *, env: "Optional[dict]" = None,
+              shell: bool = False) -> "Process":
+        """Start ``command`` in the background in ``ns``; returns a :class:`Process`.
+
+        ``command`` and ``shell`` as for :meth:`exec`.
+        """
+        argv = _argv("spawn", command, shell)
+        _check_env("spawn", env)
         self._check_ns(ns)
-        argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
         pid = self._engine().call("spawn", ns=ns, argv=argv, env=env)
         return Process(self, ns, argv, pid)
 

@@ -12,7 +12,11 @@ deterministically, so that a lab built twice prints the same output:
 
 Interface and namespace names must match :data:`NAME_RE`: at most 15 characters (the
 kernel's IFNAMSIZ less the final NUL), letters, digits, ``_``, ``.`` and ``-``, not starting
-with ``.`` or ``-``.
+with ``.`` or ``-``; ``all`` and ``default`` are refused (the kernel keeps them for the
+``net.ipv4.conf.all``/``.default`` sysctls, and ``ip`` for ``-all``). So a name never holds
+whitespace, ``/``, ``:`` (an endpoint's separator) or anything a shell reads.
+
+A lab's name must match :data:`LAB_NAME_RE`: the same characters, at most 64 of them.
 """
 
 import hashlib
@@ -20,8 +24,10 @@ import ipaddress
 import re
 
 IFNAMSIZ = 15
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # matched whole (fullmatch): no trailing newline
+RESERVED_NAMES = ("all", "default")
+LAB_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
 def name_problem(name, what="name"):
@@ -33,11 +39,21 @@ def name_problem(name, what="name"):
             f"{what} {name!r} is {len(name)} characters long; the kernel allows at most "
             f"{IFNAMSIZ}: choose a shorter one"
         )
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         return (
             f"{what} {name!r} has characters the kernel or `ip` refuses; use letters, digits, "
             "'_', '.' and '-', not starting with '.' or '-'"
         )
+    if name in RESERVED_NAMES:
+        return f"{what} {name!r} is reserved by the kernel (net.ipv4.conf.{name}); choose another name"
+    return None
+
+
+def lab_name_problem(name):
+    """Return why ``name`` cannot be a lab's name, or None if it can."""
+    if not isinstance(name, str) or not LAB_NAME_RE.fullmatch(name):
+        return (f"lab name {name!r} must be 1 to 64 letters, digits, '_', '.' and '-', not starting "
+                "with '.' or '-'; choose a name like 'demo-1'")
     return None
 
 
@@ -78,7 +94,7 @@ def derived_mac(*parts, prefix=None):
 
 def mac_problem(mac, what="MAC"):
     """Return why ``mac`` is not a usable unicast MAC, or None."""
-    if not isinstance(mac, str) or not MAC_RE.match(mac.lower()):
+    if not isinstance(mac, str) or not MAC_RE.fullmatch(mac.lower()):
         return f"{what} {mac!r} is not a MAC address like 02:42:ac:11:00:02"
     if int(mac[:2], 16) & 1:
         return f"{what} {mac!r} is a multicast address; a unicast one has an even first byte"

@@ -26,13 +26,13 @@ ip netns add lan
 """
 
 import dataclasses
-import ipaddress
-import shlex
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import names
-from .errors import TopologyError
+from .errors import UsageError, checked_call
+from .plan import PAUSE_ARGV, Step  # noqa: F401  (Step was defined here; kept importable)
+from .validate import resolve as _resolve
 
 DEFAULT_UNDERLAY = "10.168.0.0/24"
 DEFAULT_BRIDGE_SUBNET = "172.17.0.0/16"
@@ -58,12 +58,29 @@ def _short(cls):
 
 
 def _make(cls, what, *args, **options):
-    """Construct an entry; a misspelt option is a TopologyError naming it and the known ones."""
+    """Construct an entry; a misspelt option is a UsageError naming it and the known ones."""
     known = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in options if k not in known]
+    unknown = [k for k in options if k not in known[len(args):]]
     if unknown:
-        raise TopologyError(f"{what}: unknown option {unknown[0]!r}; known options: {', '.join(known[len(args):])}")
+        raise UsageError(f"{what}: unknown option {unknown[0]!r}; known options: {', '.join(known[len(args):])}")
     return cls(*args, **options)
+
+
+def _shown(value, limit=60):
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= limit else text[:limit] + '...'}"
+
+
+def _need_str(value, call, what, none=False):
+    """Raise a UsageError unless ``value`` is a str (or None, when ``none``)."""
+    if isinstance(value, str) or (none and value is None):
+        return
+    raise UsageError(f"{call}: {what} must be a string{' or None' if none else ''}, got {_shown(value)}")
+
+
+def _need_names(call, **values):
+    for what, value in values.items():
+        _need_str(value, call, what)
 
 
 # --- the entries of a lab -------------------------------------------------------------------
@@ -80,6 +97,9 @@ class Bridge:
     mtu: int = 1500
     mac: Optional[str] = None  # default: 02:42 + 4 bytes derived from the lab and node
     ageing: Optional[int] = None
+
+
+Bridge.__init__ = checked_call(Bridge.__init__)  # Bridge(mttu=9000): a UsageError naming the keyword
 
 
 @_short
@@ -216,119 +236,6 @@ class Neighbour:
     mac: str
 
 
-# --- the plan: what building a lab does, step by step ----------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One kernel operation of a build, with the shell command that does the same thing."""
-
-    op: str
-    ns: str
-    args: dict
-
-    def command(self):
-        """The ``ip``/``bridge``/``nft``/``sysctl`` command equivalent to this step."""
-        return _COMMANDS[self.op](self.ns, **self.args)
-
-
-def _ip(ns, *words):
-    return " ".join(["ip", "-n", ns, *[str(w) for w in words]])
-
-
-def _cmd_netns(ns):
-    return f"ip netns add {ns}"
-
-
-def _cmd_sysctl(ns, key, value):
-    return f"ip netns exec {ns} sysctl -qw {key}={value}"
-
-
-def _cmd_up(ns, dev):
-    return _ip(ns, "link set", dev, "up")
-
-
-def _cmd_bridge(ns, name, mac, mtu, ageing):
-    extra = f" ageing_time {ageing * 100}" if ageing is not None else ""
-    return _ip(ns, "link add", name, "address", mac, "mtu", mtu, "type bridge") + extra
-
-
-def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
-    words = ["link add", name]
-    words += ["address", mac] if mac else []
-    words += ["mtu", mtu] if mtu else []
-    words += ["master", master] if master else []
-    words += ["up"] if up else []
-    words += ["type veth peer name", peer]
-    words += ["netns", peer_ns] if peer_ns != ns else []
-    words += ["address", peer_mac] if peer_mac else []
-    words += ["mtu", mtu] if mtu else []
-    return _ip(ns, *words)
-
-
-def _cmd_addr(ns, dev, address):
-    brd = ["brd +"] if int(address.rsplit("/", 1)[1]) < 31 else []  # as Docker sets it
-    return _ip(ns, "addr add", address, *brd, "dev", dev)
-
-
-def _cmd_route(ns, to, via, dev, onlink):
-    words = ["route add", to]
-    words += ["via", via] if via else []
-    words += ["dev", dev] if dev else []
-    words += ["onlink"] if onlink else []
-    return _ip(ns, *words)
-
-
-def _cmd_vxlan(ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
-    words = ["link add", name]
-    words += ["address", mac] if mac else []
-    words += ["mtu", mtu] if mtu else []
-    words += ["type vxlan id", vni]
-    words += ["dstport", dstport] if dstport is not None else []
-    words += ["local", local] if local else []
-    words += ["remote", remote] if remote else []
-    words += ["dev", dev] if dev else []
-    words += [] if learning else ["nolearning"]
-    line = _ip(ns, *words)
-    if master:
-        line += "\n" + _ip(ns, "link set", name, "master", master)
-    return line
-
-
-def _cmd_fdb(ns, dev, mac, dst):
-    return f"bridge -n {ns} fdb append {mac} dev {dev}" + (f" dst {dst}" if dst else "")
-
-
-def _cmd_neigh(ns, dev, address, mac):
-    return _ip(ns, "neigh add", address, "lladdr", mac, "dev", dev, "nud permanent")
-
-
-def _cmd_nft(ns, rules):
-    return f"ip netns exec {ns} nft -f - <<'EOF'\n{rules.rstrip()}\nEOF"
-
-
-def _cmd_process(ns, argv, name):
-    return f"ip netns exec {ns} {shlex.join(argv)} &  # {name}"
-
-
-_COMMANDS = {
-    "netns": _cmd_netns,
-    "sysctl": _cmd_sysctl,
-    "up": _cmd_up,
-    "bridge": _cmd_bridge,
-    "veth": _cmd_veth,
-    "addr": _cmd_addr,
-    "route": _cmd_route,
-    "vxlan": _cmd_vxlan,
-    "fdb": _cmd_fdb,
-    "neigh": _cmd_neigh,
-    "nft": _cmd_nft,
-    "process": _cmd_process,
-}
-
-PAUSE_ARGV = ["sleep", "infinity"]
-
-
 # --- the topology ----------------------------------------------------------------------------
 
 
@@ -343,7 +250,12 @@ class Topology:
             containers of a non-IPv6 network; it keeps captures free of router solicitations).
     """
 
-    def __init__(self, name, *, underlay=DEFAULT_UNDERLAY, switch="lan", ipv6=False):
+    @checked_call
+    def __init__(self, name: str, *, underlay: Optional[str] = DEFAULT_UNDERLAY, switch: str = "lan",
+                 ipv6: bool = False):
+        _need_str(name, "Topology", "the lab's name")
+        _need_str(underlay, "Topology", "underlay (a subnet like 10.168.0.0/24, or None)", none=True)
+        _need_str(switch, "Topology", "switch (a namespace name)")
         self.name = name
         self.underlay = underlay
         self.switch = switch
@@ -369,68 +281,114 @@ class Topology:
 
     # Adding entries. Each returns the entry, and keeps the first problem for validate().
 
-    def add_node(self, name, **options):
+    @checked_call
+    def add_node(self, name: str, **options) -> "Node":
         """Add a node (a host). Options: address, bridge (a Bridge, a dict or None),
         ip_forward, masquerade, underlay (False: not on the underlay)."""
-        if isinstance(options.get("bridge"), dict):
-            options["bridge"] = _make(Bridge, f"node {name!r}: bridge", **options["bridge"])
-        node = _make(Node, f"node {name!r}", name, **options)
+        _need_str(name, "add_node", "the node's name")
+        bridge = options.get("bridge", Bridge())
+        if isinstance(bridge, dict):
+            options["bridge"] = _make(Bridge, f"add_node({name!r}): bridge", **bridge)
+        elif not isinstance(bridge, (Bridge, type(None))):
+            raise UsageError(f"add_node({name!r}): bridge must be a Bridge, a dict of its options or None, "
+                             f"got {_shown(bridge)}")
+        node = _make(Node, f"add_node({name!r})", name, **options)
         self.nodes.setdefault(name, node) is node or self._dupe("node", name)
         return node
 
-    def add_container(self, name, node, **options):
+    @checked_call
+    def add_container(self, name: str, node: str, **options) -> "Container":
         """Add a container on ``node``. Options: address, mac ("docker", "random" or a MAC), pod."""
-        container = _make(Container, f"container {name!r}", name, node, **options)
+        _need_str(name, "add_container", "the container's name")
+        _need_str(node, f"add_container({name!r})", "node (the name of a node)")
+        container = _make(Container, f"add_container({name!r})", name, node, **options)
         self.containers.setdefault(name, container) is container or self._dupe("container", name)
         return container
 
-    def add_pod(self, name, node, **options):
+    @checked_call
+    def add_pod(self, name: str, node: str, **options) -> "Container":
         """Add a Kubernetes-style pod: a container whose namespace a `pause` process holds."""
         return self.add_container(name, node, pod=True, **options)
 
-    def add_namespace(self, name):
+    @checked_call
+    def add_namespace(self, name: str) -> "Namespace":
         """Add a bare network namespace."""
+        _need_str(name, "add_namespace", "the namespace's name")
         ns = Namespace(name)
         self.namespaces.setdefault(name, ns) is ns or self._dupe("namespace", name)
         return ns
 
-    def add_veth(self, a, b, *, addresses=(None, None), macs=(None, None), mtu=None, up=True):
-        """Add a veth pair between ``a`` and ``b``, each ``"namespace:interface"``."""
-        veth = Veth((a, b), tuple(addresses), tuple(macs), mtu, up)
-        self.veths.append(veth)
-        return veth
+    @checked_call
+    def add_veth(self, a: str, b: str, **options) -> "Veth":
+        """Add a veth pair between ``a`` and ``b``, each ``"namespace:interface"``.
+        Options: addresses (two, each an address/prefix or None), macs (two), mtu, up."""
+        _need_str(a, "add_veth", "the first endpoint ('namespace:interface')")
+        _need_str(b, "add_veth", "the second endpoint ('namespace:interface')")
+        what = f"add_veth({a!r}, {b!r})"
+        for key in ("addresses", "macs"):
+            if key in options:
+                value = options[key]
+                if not isinstance(value, (tuple, list)) or len(value) != 2:
+                    raise UsageError(f"{what}: {key} must be a pair, one for each end (None for none), "
+                                     f"got {_shown(value)}")
+                options[key] = tuple(value)
+        return self._append(self.veths, _make(Veth, what, (a, b), **options))
 
-    def add_address(self, ns, dev, address):
+    @checked_call
+    def add_address(self, ns: str, dev: str, address: str) -> "Address":
         """Add ``address`` (with its prefix length) to ``dev`` in ``ns``."""
+        _need_names("add_address", ns=ns, dev=dev)
         return self._append(self.addresses, Address(ns, dev, address))
 
-    def add_route(self, ns, to, *, via=None, dev=None, onlink=False):
-        """Add a route in ``ns`` to ``to`` (a prefix or "default") via a gateway or out a device."""
-        return self._append(self.routes, Route(ns, to, via, dev, onlink))
+    @checked_call
+    def add_route(self, ns: str, to: str, **options) -> "Route":
+        """Add a route in ``ns`` to ``to`` (a prefix or "default") via a gateway or out a device.
+        Options: via, dev, onlink."""
+        _need_names("add_route", ns=ns)
+        return self._append(self.routes, _make(Route, f"add_route({ns!r}, {to!r})", ns, to, **options))
 
-    def add_sysctl(self, ns, key, value):
+    @checked_call
+    def add_sysctl(self, ns: str, key: str, value) -> "Sysctl":
         """Set a ``net.*`` sysctl in ``ns``, e.g. ``("node1", "net.ipv4.ip_forward", 1)``."""
+        _need_names("add_sysctl", ns=ns, key=key)
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, (int, float, str)) or value != value or value in (float("inf"), float("-inf")):
+            raise UsageError(f"add_sysctl({ns!r}, {key!r}): value must be a number or a string, got {_shown(value)}")
         return self._append(self.sysctls, Sysctl(ns, key, str(value)))
 
-    def add_nftables(self, ns, rules):
+    @checked_call
+    def add_nftables(self, ns: str, rules: str) -> "Nftables":
         """Load an nftables script into ``ns``, as ``nft -f`` would."""
+        _need_names("add_nftables", ns=ns, rules=rules)
         return self._append(self.nftables, Nftables(ns, rules))
 
-    def add_publish(self, container, port, to_port=None, proto="tcp"):
-        """Publish ``container``'s ``to_port`` on its node's ``port``, as ``docker run -p``."""
-        return self._append(self.publish, Publish(container, port, to_port or port, proto))
+    @checked_call
+    def add_publish(self, container: str, port: int, to_port: Optional[int] = None, **options) -> "Publish":
+        """Publish ``container``'s ``to_port`` on its node's ``port``, as ``docker run -p``.
+        Options: proto ("tcp" or "udp")."""
+        _need_names("add_publish", container=container)
+        what = f"add_publish({container!r}, {port!r})"
+        return self._append(self.publish, _make(Publish, what, container, port,
+                                                port if to_port is None else to_port, **options))
 
-    def add_vxlan(self, ns, name, vni, **options):
+    @checked_call
+    def add_vxlan(self, ns: str, name: str, vni: int, **options) -> "Vxlan":
         """Add a VXLAN device. Options: dstport, local, remote, dev, learning, master, mtu,
         address, mac."""
-        return self._append(self.vxlans, _make(Vxlan, f"vxlan {name!r} in {ns!r}", ns, name, vni, **options))
+        _need_names("add_vxlan", ns=ns, name=name)
+        return self._append(self.vxlans, _make(Vxlan, f"add_vxlan({ns!r}, {name!r})", ns, name, vni, **options))
 
-    def add_fdb(self, ns, dev, mac, dst=None):
+    @checked_call
+    def add_fdb(self, ns: str, dev: str, mac: str, dst: Optional[str] = None) -> "Fdb":
         """Add a static FDB entry (``bridge fdb append``), e.g. head-end flooding on a VXLAN."""
+        _need_names("add_fdb", ns=ns, dev=dev)
         return self._append(self.fdb, Fdb(ns, dev, mac, dst))
 
-    def add_neighbour(self, ns, dev, address, mac):
+    @checked_call
+    def add_neighbour(self, ns: str, dev: str, address: str, mac: str) -> "Neighbour":
         """Add a permanent neighbour (ARP) entry."""
+        _need_names("add_neighbour", ns=ns, dev=dev)
         return self._append(self.neighbours, Neighbour(ns, dev, address, mac))
 
     def _append(self, where, entry):
@@ -445,6 +403,7 @@ class Topology:
     # Reading and writing lab files.
 
     @classmethod
+    @checked_call
     def from_dict(cls, data, *, source="lab"):
         """Build a Topology from the dict a YAML lab file holds; see ``labs/*.yml``."""
         from .labfile import topology_from_dict
@@ -452,11 +411,43 @@ class Topology:
         return topology_from_dict(cls, data, source)
 
     @classmethod
+    @checked_call
     def from_yaml(cls, text_or_path):
-        """Read a YAML lab file (a path, or the YAML text itself)."""
+        """Read a lab file: a path (``.yml``, ``.yaml``, or ``.json`` read as JSON), or YAML text.
+
+        A path-like object, or a string that names a file, ends in .yml/.yaml/.json or is one
+        line, is a path; only a string of several lines is read as YAML text. Use
+        :meth:`from_yaml_text` to say it is text.
+        """
         from .labfile import load
 
         return load(cls, text_or_path)
+
+    @classmethod
+    @checked_call
+    def from_file(cls, path: "str | os.PathLike") -> "Topology":
+        """Read the lab file at ``path``, never YAML text: YAML, or JSON when it ends in .json.
+
+        >>> Topology.from_file("labs/one-node.yml")  # doctest: +SKIP
+        Topology('one-node': 1 nodes, 3 containers, 0 namespaces, 0 veth pairs)
+        """
+        from .labfile import load_path
+
+        if not isinstance(path, (str, os.PathLike)):
+            raise UsageError(f"from_file: expected a path, got {_shown(path)}")
+        return load_path(cls, path)
+
+    @classmethod
+    @checked_call
+    def from_yaml_text(cls, text, *, source="lab text"):
+        """Read a lab from YAML text (which may be JSON), never from a file.
+
+        >>> Topology.from_yaml_text("name: demo\\nnodes: {node1: {}}")
+        Topology('demo': 1 nodes, 0 containers, 0 namespaces, 0 veth pairs)
+        """
+        from .labfile import load_text
+
+        return load_text(cls, text, source)
 
     # Derived views.
 
@@ -476,9 +467,7 @@ class Topology:
 
     def resolve(self):
         """Validate, then compute every default (addresses, names, MACs). Returns a Resolved."""
-        from .validate import resolve
-
-        return resolve(self)
+        return _resolve(self)
 
     def plan(self):
         """The list of :class:`Step` that builds this lab, in order."""

@@ -1,17 +1,18 @@
-"""Validation of a Topology, and its resolution into a build plan.
+"""Validation of a Topology, and its resolution into a build plan (one checker per kind of entry).
 
 :func:`resolve` checks every entry, collects every problem (each naming the entry and the
 value, and saying what to do) and raises them together as one :class:`TopologyError`; only a
 valid description yields a :class:`Resolved`: the defaults filled in (addresses, MACs, veth
-names) and the list of :class:`~nethelpers.topology.Step` that builds the lab.
+names) and the list of :class:`~nethelpers.plan.Step` that builds the lab.
 """
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from . import names
 from .errors import TopologyError
-from .topology import PAUSE_ARGV, Step
+from .plan import steps as plan_steps
 
 MTU_RANGE = (68, 65535)
 VNI_RANGE = (0, 2**24 - 1)
@@ -54,12 +55,47 @@ class Resolved:
 
 
 class _Checker:
+    """The problems found so far, and what the checkers have resolved for the ones after them."""
+
     def __init__(self, topo):
         self.topo = topo
         self.problems = list(getattr(topo, "_duplicates", []))
+        self.owner = {}  # namespace -> what owns the name ("node 'node1'")
+        self.interfaces = {}  # namespace -> interface names the build creates there
+        self.has_underlay = False
+        self.underlay = None  # the underlay's IPv4Network
+        self.under_used = {}  # underlay address -> who has it
+        self.nodes = {}  # name -> ResolvedNode
+        self.bridge_nets = {}  # node -> (subnet, gateway, used addresses, allocator)
+        self.containers = {}  # name -> ResolvedContainer
+        self.veth_ends = []  # (Veth, ((ns, dev), (ns, dev)), addresses, macs)
 
     def fail(self, message):
         self.problems.append(message)
+
+    def known(self):
+        return ", ".join(self.interfaces) or "none"
+
+    def known_ns(self, ns, what):
+        if ns not in self.interfaces:
+            self.fail(f"{what}: unknown namespace {ns!r}; known: {self.known()}")
+            return False
+        return True
+
+    def known_dev(self, ns, dev, what):
+        if not self.known_ns(ns, what):
+            return False
+        if dev not in self.interfaces[ns]:
+            self.fail(f"{what}: no interface {dev!r} in {ns!r}; it has {', '.join(sorted(self.interfaces[ns]))}")
+            return False
+        return True
+
+    def add_interface(self, ns, dev, what):
+        if ns not in self.interfaces:
+            return
+        if dev in self.interfaces[ns]:
+            self.fail(f"{what}: interface {dev!r} already exists in {ns!r}; choose another name")
+        self.interfaces[ns].add(dev)
 
     def name(self, value, what):
         problem = names.name_problem(value, what)
@@ -82,29 +118,47 @@ class _Checker:
         return True
 
     def ip(self, value, what):
+        """A unicast IPv4 address, written as a string (an integer is not an address)."""
         try:
-            return ipaddress.IPv4Address(value)
+            ip = ipaddress.IPv4Address(_text(value))
         except (ValueError, TypeError):
             self.fail(f"{what} {value!r} is not an IPv4 address (like 172.17.0.2)")
             return None
+        reason = _reserved(ip)
+        if reason:
+            self.fail(f"{what} {value!r} {reason}; use a unicast address like 172.17.0.2")
+            return None
+        return ip
 
-    def network(self, value, what):
+    def network(self, value, what, usable=True):
+        """An IPv4 subnet; ``usable``: one whose addresses can go on an interface."""
         try:
-            return ipaddress.IPv4Network(value)
+            net = ipaddress.IPv4Network(_text(value))
         except (ValueError, TypeError) as e:
             hint = " (host bits set?)" if "host bits" in str(e) else ""
             self.fail(f"{what} {value!r} is not an IPv4 subnet like 172.17.0.0/16{hint}")
             return None
+        reason = usable and _reserved_net(net)
+        if reason:
+            self.fail(f"{what} {value!r} {reason}; use a private subnet like 10.0.0.0/24 or 172.18.0.0/16")
+            return None
+        return net
 
     def interface(self, value, what):
+        """An address with its prefix length, for an interface."""
         if not isinstance(value, str) or "/" not in value:
             self.fail(f"{what} {value!r} needs an address with its prefix length, like 10.0.0.1/24")
             return None
         try:
-            return ipaddress.IPv4Interface(value)
+            iface = ipaddress.IPv4Interface(_text(value))
         except (ValueError, TypeError):
             self.fail(f"{what} {value!r} is not an IPv4 address with prefix length (like 10.0.0.1/24)")
             return None
+        reason = _reserved(iface.ip) or _reserved_net(iface.network)
+        if reason:
+            self.fail(f"{what} {value!r} {reason}; use a private address like 10.0.0.1/24")
+            return None
+        return iface
 
     def mac(self, value, what):
         problem = names.mac_problem(value, what)
@@ -112,6 +166,39 @@ class _Checker:
             self.fail(problem)
             return None
         return value.lower()
+
+
+RESERVED = (
+    (ipaddress.IPv4Network("0.0.0.0/8"), 'the "this network" range'),
+    (ipaddress.IPv4Network("127.0.0.0/8"), "the loopback range"),
+    (ipaddress.IPv4Network("224.0.0.0/4"), "the multicast range"),
+    (ipaddress.IPv4Network("240.0.0.0/4"), "the reserved range"),
+)
+
+
+def _text(value):
+    """``value`` if a string; else a TypeError (ipaddress reads an int as an address: 5 -> 0.0.0.5)."""
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+def _reserved(ip):
+    """Why ``ip`` is no interface's or gateway's address, or None."""
+    for net, name in RESERVED:
+        if ip in net:
+            return f"is in {name} {net}"
+    return None
+
+
+def _reserved_net(net):
+    """Why no interface may hold an address of ``net``, or None."""
+    if net.prefixlen == 0:
+        return "is every address (/0); an interface's subnet is smaller"
+    for reserved, name in RESERVED:
+        if net.overlaps(reserved):
+            return f"overlaps {name} {reserved}"
+    return None
 
 
 def _host_in(checker, ip, net, what, used):
@@ -147,76 +234,93 @@ class _Allocator:
 
 
 def resolve(topo):
-    """Validate ``topo`` and return its :class:`Resolved` form, or raise TopologyError."""
+    """Validate ``topo`` and return its :class:`Resolved` form, or raise TopologyError.
+
+    Each kind of entry has its checker below; they run in build order, since a later entry
+    (a route's device) may name what an earlier one made (a veth). Every problem is kept and
+    all are raised together.
+    """
     c = _Checker(topo)
-    if not isinstance(topo.name, str) or not topo.name.strip():
-        c.fail(f"lab name {topo.name!r} must be a non-empty string")
+    for check in CHECKERS:
+        check(c)
+    if c.problems:
+        raise TopologyError(c.problems)
+    resolved = Resolved(topo.name, list(c.owner), c.nodes, c.containers, c.interfaces)
+    resolved.steps = plan_steps(topo, resolved, c.underlay, c.veth_ends)
+    return resolved
+
+
+def _check_lab(c):
+    topo = c.topo
+    problem = names.lab_name_problem(topo.name)
+    if problem:
+        c.fail(problem)
     c.flag(topo.ipv6, "lab option ipv6")
 
-    # Namespace names: one flat space, like the files in /run/netns.
-    owner = {}
-    has_underlay = topo._has_underlay()
-    if has_underlay:
+
+def _check_namespace_names(c):
+    """Namespace names: one flat space, like the files in /run/netns."""
+    topo = c.topo
+    c.has_underlay = topo._has_underlay()
+    if c.has_underlay:
         c.name(topo.switch, "underlay switch name")
-        owner[topo.switch] = "the underlay switch"
+        c.owner[topo.switch] = "the underlay switch"
     for kind, entries in (("node", topo.nodes), ("container", topo.containers), ("namespace", topo.namespaces)):
         for name in entries:
             if not c.name(name, f"{kind} name"):
                 continue
-            if name in owner:
-                c.fail(f"{kind} {name!r}: the name is already used by {owner[name]}; names must be unique in a lab")
+            if name in c.owner:
+                c.fail(f"{kind} {name!r}: the name is already used by {c.owner[name]}; names must be unique in a lab")
                 continue
-            owner[name] = f"{kind} {name!r}"
-    interfaces = {ns: {"lo"} for ns in owner}
+            c.owner[name] = f"{kind} {name!r}"
+    c.interfaces = {ns: {"lo"} for ns in c.owner}
 
-    def add_interface(ns, dev, what):
-        if ns not in interfaces:
-            return
-        if dev in interfaces[ns]:
-            c.fail(f"{what}: interface {dev!r} already exists in {ns!r}; choose another name")
-        interfaces[ns].add(dev)
 
-    # The underlay and the nodes.
-    underlay = c.network(topo.underlay, "underlay subnet") if has_underlay else None
-    under_used = {}
-    resolved_nodes = {}
+def _check_nodes(c):
+    """Nodes and their underlay addresses (given ones first, then the defaults in node order)."""
+    topo = c.topo
+    c.underlay = c.network(topo.underlay, "underlay subnet") if c.has_underlay else None
+    used = c.under_used
     for node in topo.nodes.values():
         what = f"node {node.name!r}"
         c.flag(node.ip_forward, f"{what}: ip_forward")
         c.flag(node.masquerade, f"{what}: masquerade")
         c.flag(node.underlay, f"{what}: underlay")
         address = None
-        if node.underlay and has_underlay:
+        if node.underlay and c.has_underlay:
             if node.address is not None:
                 ip = c.ip(node.address, f"{what}: address")
-                if _host_in(c, ip, underlay, f"{what}: address", under_used):
-                    under_used[ip] = what
+                if _host_in(c, ip, c.underlay, f"{what}: address", used):
+                    used[ip] = what
                     address = ip
-            add_interface(node.name, "eth0", what)
-            add_interface(topo.switch, node.name, what)
+            c.add_interface(node.name, "eth0", what)
+            c.add_interface(topo.switch, node.name, what)
         elif node.address is not None:
             c.fail(f"{what}: address {node.address!r} given but the node is not on an underlay; "
                    "drop the address, or put the node on the underlay (underlay=True and a lab underlay subnet)")
-        resolved_nodes[node.name] = ResolvedNode(node.name, address, node.bridge, None, None)
-    under_alloc = _Allocator(underlay, under_used, skip=1) if underlay is not None else None  # .1: the router
-    for node in topo.nodes.values():  # default underlay addresses, in node order
-        rn = resolved_nodes[node.name]
-        if node.underlay and has_underlay and underlay is not None and node.address is None:
-            ip = under_alloc.next()
+        c.nodes[node.name] = ResolvedNode(node.name, address, node.bridge, None, None)
+    if c.underlay is None:
+        return
+    allocator = _Allocator(c.underlay, used, skip=1)  # .1: the router
+    for node in topo.nodes.values():
+        rn = c.nodes[node.name]
+        if node.underlay and node.address is None:
+            ip = allocator.next()
             if ip is None:
-                c.fail(f"node {node.name!r}: the underlay {underlay} has no free address left")
+                c.fail(f"node {node.name!r}: the underlay {c.underlay} has no free address left")
             else:
-                under_used[ip] = f"node {node.name!r}"
+                used[ip] = f"node {node.name!r}"
                 rn.address = ip
 
-    bridge_nets = {}
+
+def _check_bridges(c):
+    """Each node's bridge: name, subnet, address, MTU, ageing, MAC."""
+    topo = c.topo
     for node in topo.nodes.values():
         b, what = node.bridge, f"node {node.name!r}: bridge"
-        if b is None:
+        if b is None or not c.name(b.name, f"{what} name"):
             continue
-        if not c.name(b.name, f"{what} name"):
-            continue
-        add_interface(node.name, b.name, what)
+        c.add_interface(node.name, b.name, what)
         net = c.network(b.subnet, f"{what} {b.name} subnet")
         c.integer(b.mtu, f"{what} {b.name} mtu", *MTU_RANGE)
         if b.ageing is not None:
@@ -230,13 +334,15 @@ def resolve(topo):
         gw = c.ip(b.address, f"{what} {b.name} address") if b.address else next(net.hosts(), None)
         if _host_in(c, gw, net, f"{what} {b.name} address", used):
             used[gw] = f"bridge {b.name} of {node.name!r}"
-        bridge_nets[node.name] = (net, gw, used, _Allocator(net, used))
-        rn = resolved_nodes[node.name]
+        c.bridge_nets[node.name] = (net, gw, used, _Allocator(net, used))
+        rn = c.nodes[node.name]
         rn.bridge_address = f"{gw}/{net.prefixlen}"
         rn.bridge_mac = mac
 
-    # Containers.
-    resolved_containers = {}
+
+def _check_containers(c):
+    """Containers: their node and given addresses; then default addresses, next free from .2."""
+    topo = c.topo
     pending = []
     for ctr in topo.containers.values():
         what = f"container {ctr.name!r}"
@@ -248,9 +354,9 @@ def resolve(topo):
         if topo.nodes[ctr.node].bridge is None:
             c.fail(f"{what}: node {ctr.node!r} has no bridge to attach it to; give the node a bridge")
             continue
-        if ctr.node not in bridge_nets:
+        if ctr.node not in c.bridge_nets:
             continue
-        net, gw, used, _ = bridge_nets[ctr.node]
+        net, gw, used, _ = c.bridge_nets[ctr.node]
         ip = None
         if ctr.address is not None:
             ip = c.ip(ctr.address, f"{what}: address")
@@ -259,52 +365,46 @@ def resolve(topo):
             else:
                 ip = None
         pending.append((ctr, ip))
-    for ctr, ip in pending:  # default addresses: next free from .2, in creation order
-        what = f"container {ctr.name!r}"
-        net, gw, used, allocator = bridge_nets[ctr.node]
-        if ctr.address is None:
-            ip = allocator.next()
-            if ip is None:
-                c.fail(f"{what}: the subnet {net} of node {ctr.node!r} has no free address left")
-                continue
-            used[ip] = what
-        if ip is None:
-            continue
-        if ctr.mac == "docker":
-            mac = names.docker_mac(ip)
-        elif ctr.mac == "random":
-            mac = None
-        else:
-            mac = c.mac(ctr.mac, f"{what}: mac")
-        veth = names.veth_name(topo.name, ctr.name)
-        add_interface(ctr.node, veth, what)
-        if owner.get(ctr.name) == what:  # not when the name is refused, or is another's
-            add_interface(ctr.name, "eth0", what)
-        resolved_containers[ctr.name] = ResolvedContainer(
-            ctr.name, ctr.node, str(ip), net.prefixlen, mac, veth,
-            names.derived_mac(topo.name, ctr.name, "veth"), topo.nodes[ctr.node].bridge.name,
-            str(gw), ctr.pod,
-        )
+    for ctr, ip in pending:
+        _resolve_container(c, ctr, ip)
 
-    # Bare veth pairs.
-    veth_ends = []
-    for i, veth in enumerate(topo.veths):
+
+def _resolve_container(c, ctr, ip):
+    topo, what = c.topo, f"container {ctr.name!r}"
+    net, gw, used, allocator = c.bridge_nets[ctr.node]
+    if ctr.address is None:
+        ip = allocator.next()
+        if ip is None:
+            c.fail(f"{what}: the subnet {net} of node {ctr.node!r} has no free address left")
+            return
+        used[ip] = what
+    if ip is None:
+        return
+    if ctr.mac == "docker":
+        mac = names.docker_mac(ip)
+    elif ctr.mac == "random":
+        mac = None
+    else:
+        mac = c.mac(ctr.mac, f"{what}: mac")
+    veth = names.veth_name(topo.name, ctr.name)
+    c.add_interface(ctr.node, veth, what)
+    if c.owner.get(ctr.name) == what:  # not when the name is refused, or is another's
+        c.add_interface(ctr.name, "eth0", what)
+    c.containers[ctr.name] = ResolvedContainer(
+        ctr.name, ctr.node, str(ip), net.prefixlen, mac, veth,
+        names.derived_mac(topo.name, ctr.name, "veth"), topo.nodes[ctr.node].bridge.name,
+        str(gw), ctr.pod,
+    )
+
+
+def _check_veths(c):
+    """Bare veth pairs: two known endpoints 'namespace:interface', MTU, addresses, MACs."""
+    for i, veth in enumerate(c.topo.veths):
         what = f"veth pair #{i + 1}"
-        ends = []
         if not (isinstance(veth.endpoints, (tuple, list)) and len(veth.endpoints) == 2):
             c.fail(f"{what}: endpoints {veth.endpoints!r} must be two strings 'namespace:interface'")
             continue
-        for end in veth.endpoints:
-            if not isinstance(end, str) or end.count(":") != 1:
-                c.fail(f"{what}: endpoint {end!r} must be written 'namespace:interface', like 'ns1:veth0'")
-                continue
-            ns, dev = end.split(":")
-            if ns not in interfaces:
-                c.fail(f"{what}: endpoint {end!r} names an unknown namespace {ns!r}; known: {', '.join(interfaces) or 'none'}")
-                continue
-            if c.name(dev, f"{what}: interface name"):
-                add_interface(ns, dev, what)
-                ends.append((ns, dev))
+        ends = [end for end in (_veth_end(c, end, what) for end in veth.endpoints) if end]
         if veth.mtu is not None:
             c.integer(veth.mtu, f"{what}: mtu", *MTU_RANGE)
         c.flag(veth.up, f"{what}: up")
@@ -317,24 +417,30 @@ def resolve(topo):
             if m is not None:
                 c.mac(m, f"{what}: mac")
         if len(ends) == 2:
-            veth_ends.append((veth, ends, addresses[:2], macs[:2]))
+            c.veth_ends.append((veth, ends, addresses[:2], macs[:2]))
 
-    def known_dev(ns, dev, what):
-        if ns not in interfaces:
-            c.fail(f"{what}: unknown namespace {ns!r}; known: {', '.join(interfaces) or 'none'}")
-            return False
-        if dev not in interfaces[ns]:
-            c.fail(f"{what}: no interface {dev!r} in {ns!r}; it has {', '.join(sorted(interfaces[ns]))}")
-            return False
-        return True
 
-    for i, vx in enumerate(topo.vxlans):
+def _veth_end(c, end, what):
+    if not isinstance(end, str) or end.count(":") != 1:
+        c.fail(f"{what}: endpoint {end!r} must be written 'namespace:interface', like 'ns1:veth0'")
+        return None
+    ns, dev = end.split(":")
+    if ns not in c.interfaces:
+        c.fail(f"{what}: endpoint {end!r} names an unknown namespace {ns!r}; known: {c.known()}")
+        return None
+    if not c.name(dev, f"{what}: interface name"):
+        return None
+    c.add_interface(ns, dev, what)
+    return ns, dev
+
+
+def _check_vxlans(c):
+    for vx in c.topo.vxlans:
         what = f"vxlan {vx.name!r} in {vx.ns!r}"
-        if vx.ns not in interfaces:
-            c.fail(f"{what}: unknown namespace {vx.ns!r}; known: {', '.join(interfaces) or 'none'}")
+        if not c.known_ns(vx.ns, what):
             continue
         if c.name(vx.name, f"{what}: name"):
-            add_interface(vx.ns, vx.name, what)
+            c.add_interface(vx.ns, vx.name, what)
         c.integer(vx.vni, f"{what}: VNI", *VNI_RANGE, " (24 bits)")
         if vx.dstport is not None:
             c.integer(vx.dstport, f"{what}: dstport", *PORT_RANGE)
@@ -342,9 +448,9 @@ def resolve(topo):
             if getattr(vx, key) is not None:
                 c.ip(getattr(vx, key), f"{what}: {key}")
         if vx.dev is not None:
-            known_dev(vx.ns, vx.dev, f"{what}: dev")
+            c.known_dev(vx.ns, vx.dev, f"{what}: dev")
         if vx.master is not None:
-            known_dev(vx.ns, vx.master, f"{what}: master")
+            c.known_dev(vx.ns, vx.master, f"{what}: master")
         c.flag(vx.learning, f"{what}: learning")
         if vx.mtu is not None:
             c.integer(vx.mtu, f"{what}: mtu", *MTU_RANGE)
@@ -353,186 +459,166 @@ def resolve(topo):
         if vx.mac is not None:
             c.mac(vx.mac, f"{what}: mac")
 
-    seen_addresses = {}
-    for entry in topo.addresses:
+
+def _check_addresses(c):
+    seen = {}
+    for entry in c.topo.addresses:
         what = f"address {entry.address!r} on {entry.ns}:{entry.dev}"
-        if known_dev(entry.ns, entry.dev, what):
-            iface = c.interface(entry.address, what)
-            if iface is not None:
-                key = (entry.ns, iface.ip)
-                if key in seen_addresses:
-                    c.fail(f"{what}: {iface.ip} is already on {seen_addresses[key]} in {entry.ns!r}")
-                seen_addresses[key] = entry.dev
-    for entry in topo.routes:
+        if not c.known_dev(entry.ns, entry.dev, what):
+            continue
+        iface = c.interface(entry.address, what)
+        if iface is not None:
+            key = (entry.ns, iface.ip)
+            if key in seen:
+                c.fail(f"{what}: {iface.ip} is already on {seen[key]} in {entry.ns!r}")
+            seen[key] = entry.dev
+
+
+def _check_routes(c):
+    for entry in c.topo.routes:
         what = f"route to {entry.to!r} in {entry.ns!r}"
-        if entry.ns not in interfaces:
-            c.fail(f"{what}: unknown namespace {entry.ns!r}; known: {', '.join(interfaces) or 'none'}")
+        if not c.known_ns(entry.ns, what):
             continue
         if entry.to != "default":
-            c.network(entry.to, what + ": destination")
+            c.network(entry.to, what + ": destination", usable=False)
         if entry.via is None and entry.dev is None:
             c.fail(f"{what}: give a gateway (via) or a device (dev)")
         if entry.via is not None:
             c.ip(entry.via, f"{what}: via")
         if entry.dev is not None:
-            known_dev(entry.ns, entry.dev, f"{what}: dev")
+            c.known_dev(entry.ns, entry.dev, f"{what}: dev")
         c.flag(entry.onlink, f"{what}: onlink")
-    for entry in topo.sysctls:
+
+
+SYSCTL_KEY_RE = re.compile(r"net(\.[A-Za-z0-9_-]+)+")  # net.ipv4.conf.eth0.rp_filter
+SYSCTL_VALUE_RE = re.compile(r"[A-Za-z0-9_.:,+-]+( [A-Za-z0-9_.:,+-]+)*")  # 1, or "4096 87380 6291456"
+NFT_MAX = 64 * 1024
+
+
+def _check_sysctls(c):
+    """Keys are net.* dotted words; values are numbers or words: nothing a shell or sysctl reads
+    as more than one value."""
+    for entry in c.topo.sysctls:
         what = f"sysctl {entry.key!r} in {entry.ns!r}"
-        if entry.ns not in interfaces:
-            c.fail(f"{what}: unknown namespace {entry.ns!r}; known: {', '.join(interfaces) or 'none'}")
-        if not isinstance(entry.key, str) or not entry.key.startswith("net.") or "/" in entry.key or " " in entry.key:
-            c.fail(f"{what}: only net.* sysctls belong to a network namespace; use a key like net.ipv4.ip_forward")
-    for entry in topo.nftables:
-        if entry.ns not in interfaces:
-            c.fail(f"nftables rules for {entry.ns!r}: unknown namespace; known: {', '.join(interfaces) or 'none'}")
+        c.known_ns(entry.ns, what)
+        if not isinstance(entry.key, str) or not SYSCTL_KEY_RE.fullmatch(entry.key) or len(entry.key) > 200:
+            c.fail(f"{what}: only net.* sysctls belong to a network namespace, written as dotted words of "
+                   "letters, digits, '_' and '-'; use a key like net.ipv4.ip_forward")
+        if not isinstance(entry.value, str) or not SYSCTL_VALUE_RE.fullmatch(entry.value) or len(entry.value) > 200:
+            c.fail(f"{what}: value {entry.value!r} is not a sysctl value; use a number or numbers separated "
+                   "by single spaces (letters, digits, '_', '.', ':', ',', '+', '-'), like 1")
+
+
+def _check_nftables(c):
+    """A script of printable text (tabs and newlines too), at most NFT_MAX characters, that loads
+    no other file."""
+    for entry in c.topo.nftables:
+        what = f"nftables rules for {entry.ns!r}"
+        if entry.ns not in c.interfaces:
+            c.fail(f"{what}: unknown namespace; known: {c.known()}")
         if not isinstance(entry.rules, str) or not entry.rules.strip():
-            c.fail(f"nftables rules for {entry.ns!r} must be a non-empty nft script")
-    for entry in topo.publish:
+            c.fail(f"{what} must be a non-empty nft script")
+            continue
+        bad = next((ch for ch in entry.rules if not (ch.isprintable() or ch in "\t\n")), None)
+        if bad is not None:
+            line = entry.rules[: entry.rules.index(bad)].count("\n") + 1
+            c.fail(f"{what}: line {line} holds the control character {bad!r}; an nft script is printable text")
+        elif len(entry.rules) > NFT_MAX:
+            c.fail(f"{what}: the script is {len(entry.rules)} characters long; at most {NFT_MAX}")
+        for n, text in enumerate(entry.rules.split("\n"), 1):
+            if text.strip().startswith("include"):
+                c.fail(f"{what}: line {n} includes a file ({text.strip()[:60]!r}); a lab's rules are "
+                       "written out in the lab, not read from the machine")
+
+
+def _check_publish(c):
+    for entry in c.topo.publish:
         what = f"published port {entry.port!r} of {entry.container!r}"
-        if entry.container not in topo.containers:
+        if entry.container not in c.topo.containers:
             c.fail(f"{what}: unknown container {entry.container!r}")
         c.integer(entry.port, f"{what}: port", *PORT_RANGE)
         c.integer(entry.to_port, f"{what}: container port", *PORT_RANGE)
         if entry.proto not in ("tcp", "udp"):
             c.fail(f"{what}: protocol {entry.proto!r} must be 'tcp' or 'udp'")
-    for entry in topo.fdb:
+
+
+def _check_fdb(c):
+    for entry in c.topo.fdb:
         what = f"fdb entry {entry.mac!r} on {entry.ns}:{entry.dev}"
-        known_dev(entry.ns, entry.dev, what)
-        c.mac(entry.mac, what) if entry.mac != "00:00:00:00:00:00" else None
+        c.known_dev(entry.ns, entry.dev, what)
+        if entry.mac != "00:00:00:00:00:00":
+            c.mac(entry.mac, what)
         if entry.dst is not None:
             c.ip(entry.dst, f"{what}: dst")
-    for entry in topo.neighbours:
+
+
+def _check_neighbours(c):
+    for entry in c.topo.neighbours:
         what = f"neighbour {entry.address!r} on {entry.ns}:{entry.dev}"
-        known_dev(entry.ns, entry.dev, what)
+        c.known_dev(entry.ns, entry.dev, what)
         c.ip(entry.address, what)
         c.mac(entry.mac, f"{what}: mac")
 
-    if c.problems:
-        raise TopologyError(c.problems)
 
-    resolved = Resolved(topo.name, list(owner), resolved_nodes, resolved_containers, interfaces)
-    resolved.steps = _steps(topo, resolved, underlay, veth_ends)
-    return resolved
-
-
-def _steps(topo, r, underlay, veth_ends):
-    steps = []
-
-    def add(op, ns, **args):
-        steps.append(Step(op, ns, args))
-
-    bare = set(topo.namespaces)
-    for ns in r.namespaces:
-        add("netns", ns)
-        if not topo.ipv6:
-            add("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
-            add("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
-        # No IGMP reports for link-local groups (a bridge joins 224.0.0.106): they would
-        # flood to every container and interleave with the packets a lesson is about.
-        add("sysctl", ns, key="net.ipv4.igmp_link_local_mcast_reports", value="0")
-        if ns not in bare:
-            add("up", ns, dev="lo")
-    for node in topo.nodes.values():
-        if node.ip_forward:
-            add("sysctl", node.name, key="net.ipv4.ip_forward", value="1")
-
-    if underlay is not None:
-        sw = topo.switch
-        add("bridge", sw, name="br0", mac=names.derived_mac(topo.name, sw, "br0"), mtu=1500, ageing=None)
-        add("up", sw, dev="br0")
-        for node in topo.nodes.values():
-            rn = r.nodes[node.name]
-            if rn.address is None:
+def _check_subnets(c):
+    """What the kernel accepts but makes a lab lie: two interfaces of one namespace in
+    overlapping subnets (which one answers?; a /32 host address, as flannel puts on flannel.1, is
+    fine), and one address twice in a namespace or on both
+    ends of a veth pair."""
+    by_ns = {}
+    for ns, dev, iface, what in _assigned(c):
+        for other_dev, other, other_what in by_ns.setdefault(ns, []):
+            if other_dev == dev:
                 continue
-            add("veth", sw, name=node.name, peer_ns=node.name, peer="eth0",
-                mac=names.derived_mac(topo.name, sw, node.name),
-                peer_mac=names.derived_mac(topo.name, node.name, "eth0"),
-                mtu=None, master="br0", up=True)
-            add("addr", node.name, dev="eth0", address=f"{rn.address}/{underlay.prefixlen}")
-            add("up", node.name, dev="eth0")
+            if other.ip == iface.ip:
+                c.fail(f"{what}: {iface.ip} is also on {other_dev} in {ns!r} ({other_what}); give each its own address")
+            elif other.network.overlaps(iface.network) and 32 not in (iface.network.prefixlen, other.network.prefixlen):
+                c.fail(f"{what}: {iface.network} on {dev} overlaps {other.network} on {other_dev} in {ns!r} "
+                       f"({other_what}); give each interface of a namespace its own subnet")
+        by_ns[ns].append((dev, iface, what))
+    for veth, ends, addresses, _ in c.veth_ends:
+        parsed = [_parse(a) for a in addresses]
+        if all(parsed) and parsed[0].ip == parsed[1].ip:
+            c.fail(f"veth pair {ends[0][0]}:{ends[0][1]} - {ends[1][0]}:{ends[1][1]}: both ends have "
+                   f"{parsed[0].ip}; give each end its own address")
 
-    for node in topo.nodes.values():
-        rn = r.nodes[node.name]
-        if node.bridge is None:
+
+def _assigned(c):
+    """(namespace, device, IPv4Interface, what) for every address the build assigns."""
+    topo = c.topo
+    for rn in c.nodes.values():
+        if c.owner.get(rn.name) != f"node {rn.name!r}":
+            continue  # a name refused, or another's: reported already
+        if rn.address is not None and c.underlay is not None:
+            yield rn.name, "eth0", ipaddress.IPv4Interface(f"{rn.address}/{c.underlay.prefixlen}"), \
+                f"node {rn.name!r} on the underlay {c.underlay}"
+        if rn.bridge_address is not None:
+            yield rn.name, rn.bridge.name, ipaddress.IPv4Interface(rn.bridge_address), f"node {rn.name!r}: bridge"
+    for rc in c.containers.values():
+        if c.owner.get(rc.name) != f"container {rc.name!r}":
             continue
-        add("bridge", node.name, name=node.bridge.name, mac=rn.bridge_mac, mtu=node.bridge.mtu,
-            ageing=node.bridge.ageing)
-        add("addr", node.name, dev=node.bridge.name, address=rn.bridge_address)
-        add("up", node.name, dev=node.bridge.name)
-
-    for rc in r.containers.values():
-        mtu = topo.nodes[rc.node].bridge.mtu  # Docker gives containers their network's MTU
-        add("veth", rc.node, name=rc.veth, peer_ns=rc.name, peer="eth0", mac=rc.veth_mac,
-            peer_mac=rc.mac, mtu=None if mtu == 1500 else mtu, master=rc.bridge, up=True)
-        add("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
-        add("up", rc.name, dev="eth0")
-        add("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
-
-    for veth, ((ns_a, dev_a), (ns_b, dev_b)), addresses, macs in veth_ends:
-        macs = [m or names.derived_mac(topo.name, ns, dev) for m, (ns, dev) in zip(macs, ((ns_a, dev_a), (ns_b, dev_b)))]
-        add("veth", ns_a, name=dev_a, peer_ns=ns_b, peer=dev_b, mac=macs[0], peer_mac=macs[1],
-            mtu=veth.mtu, master=None, up=veth.up)
-        if veth.up:
-            add("up", ns_b, dev=dev_b)
-        for (ns, dev), address in zip(((ns_a, dev_a), (ns_b, dev_b)), addresses):
-            if address is not None:
-                add("addr", ns, dev=dev, address=address)
-
+        yield rc.name, "eth0", ipaddress.IPv4Interface(f"{rc.address}/{rc.prefixlen}"), f"container {rc.name!r}"
+    for i, (veth, ends, addresses, _) in enumerate(c.veth_ends):
+        for (ns, dev), address in zip(ends, addresses):
+            if _parse(address):
+                yield ns, dev, _parse(address), f"veth {ns}:{dev}"
     for vx in topo.vxlans:
-        add("vxlan", vx.ns, name=vx.name, vni=vx.vni, dstport=vx.dstport, local=vx.local,
-            remote=vx.remote, dev=vx.dev, learning=vx.learning,
-            mac=vx.mac or names.derived_mac(topo.name, vx.ns, vx.name), mtu=vx.mtu,
-            master=vx.master)
-        if vx.address:
-            add("addr", vx.ns, dev=vx.name, address=vx.address)
-        add("up", vx.ns, dev=vx.name)
-
-    for e in topo.addresses:
-        add("addr", e.ns, dev=e.dev, address=e.address)
-    for e in topo.routes:
-        add("route", e.ns, to=e.to, via=e.via, dev=e.dev, onlink=e.onlink)
-    for e in topo.fdb:
-        add("fdb", e.ns, dev=e.dev, mac=e.mac.lower(), dst=e.dst)
-    for e in topo.neighbours:
-        add("neigh", e.ns, dev=e.dev, address=e.address, mac=e.mac.lower())
-    for e in topo.sysctls:
-        add("sysctl", e.ns, key=e.key, value=e.value)
-    for node, script in _docker_nat(topo, r).items():
-        add("nft", node, rules=script)
-    for e in topo.nftables:
-        add("nft", e.ns, rules=e.rules)
-    for rc in r.containers.values():
-        if rc.pod:
-            add("process", rc.name, argv=PAUSE_ARGV, name="pause")
-    return steps
+        if _parse(vx.address):
+            yield vx.ns, vx.name, _parse(vx.address), f"vxlan {vx.name!r}"
+    for entry in topo.addresses:
+        if _parse(entry.address):
+            yield entry.ns, entry.dev, _parse(entry.address), f"address {entry.address!r}"
 
 
-def _docker_nat(topo, r):
-    """Docker's NAT rules, in nftables: MASQUERADE for nodes that ask, DNAT for -p."""
-    scripts = {}
-    for node in topo.nodes.values():
-        rn = r.nodes[node.name]
-        chains = []
-        if node.masquerade and node.bridge is not None:
-            subnet = ipaddress.IPv4Interface(rn.bridge_address).network
-            chains.append(
-                "\tchain POSTROUTING {\n"
-                "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-                f'\t\tip saddr {subnet} oifname != "{node.bridge.name}" masquerade\n'
-                "\t}"
-            )
-        published = [p for p in topo.publish if r.containers[p.container].node == node.name]
-        if published:
-            rules = "".join(
-                f'\t\tfib daddr type local iifname != "{node.bridge.name}" {p.proto} dport {p.port} '
-                f"dnat to {r.containers[p.container].address}:{p.to_port}\n"
-                for p in published
-            )
-            chains.append(
-                "\tchain PREROUTING {\n"
-                "\t\ttype nat hook prerouting priority dstnat; policy accept;\n" + rules + "\t}"
-            )
-        if chains:
-            scripts[node.name] = "table ip nat {\n" + "\n".join(chains) + "\n}\n"
-    return scripts
+def _parse(address):
+    try:
+        return ipaddress.IPv4Interface(_text(address)) if address and "/" in address else None
+    except (ValueError, TypeError):
+        return None
+
+
+CHECKERS = (
+    _check_lab, _check_namespace_names, _check_nodes, _check_bridges, _check_containers, _check_veths,
+    _check_vxlans, _check_addresses, _check_routes, _check_sysctls, _check_nftables, _check_publish,
+    _check_fdb, _check_neighbours, _check_subnets,
+)

@@ -237,6 +237,40 @@ def test_schema_ranges_equal_validate(schema):
         assert (prop["minimum"], prop["maximum"]) == validate.PORT_RANGE
 
 
+def test_labfile_reads_its_key_tables_from_the_schema(schema):
+    """One description of the format: labfile.py's tables are the schema's properties, types and titles."""
+    assert labfile.SCHEMA == schema
+    for table, where in SCHEMA_LEVELS.items():
+        node = level(schema, where)
+        for key, (types, what) in getattr(labfile, table).items():
+            assert what == node["properties"][key]["title"], (table, key)
+
+
+def walk(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_schema_patterns_equal_the_code(schema):
+    """Every name pattern of the schema is names.NAME_RE (15 characters); the lab's name is LAB_NAME_RE;
+    sysctl keys are validate.SYSCTL_KEY_RE."""
+    from nethelpers import names
+
+    name_pattern = f"^{names.NAME_RE.pattern[:-1]}{{0,{names.IFNAMSIZ - 1}}}$"
+    patterns = {n["pattern"] for n in walk(schema) if "pattern" in n and "A-Za-z0-9_" in n["pattern"]}
+    endpoint = f"^{name_pattern[1:-1]}:{name_pattern[1:-1]}$"  # a link's "namespace:interface"
+    sysctl_key = f"^{validate.SYSCTL_KEY_RE.pattern}$"
+    assert patterns == {name_pattern, f"^{names.LAB_NAME_RE.pattern}$", endpoint, sysctl_key}
+    assert schema["properties"]["name"]["pattern"] == f"^{names.LAB_NAME_RE.pattern}$"
+    sysctl_keys = schema["properties"]["sysctls"]["additionalProperties"]["propertyNames"]["pattern"]
+    assert sysctl_keys == f"^{validate.SYSCTL_KEY_RE.pattern}$"
+
+
 @pytest.fixture(scope="module")
 def validator(schema):
     jsonschema = pytest.importorskip("jsonschema")

@@ -420,8 +420,8 @@ def test_lab_file_unknown_top_level_key():
         ("nodes: {node1: {containers: [c1]}}", "nodes.node1.containers", "list ['c1']", "a mapping"),
         ("vxlan: [{ns: node1, name: vxlan0, vni: 42, dstport: '4789'}]", "vxlan[0].dstport", "str '4789'",
          "a port number or null"),
-        ("nodes: {node1: {containers: {c1: {mac: 12:34:56:11:22:33}}}}", "nodes.node1.containers.c1.mac",
-         "int 9783976953", "'docker', 'random' or a MAC"),  # YAML 1.1 reads an unquoted 12:34:... as base 60
+        ("nodes: {node1: {containers: {c1: {mac: 1234}}}}", "nodes.node1.containers.c1.mac",
+         "int 1234", "'docker', 'random' or a MAC"),
         ("namespaces: [ns1, 7]", "namespaces[1]", "int 7", "a name"),
     ],
 )

@@ -1,0 +1,292 @@
+"""The build plan: the kernel operations that build a lab, in order, each with its shell command.
+
+A :class:`Step` is one operation (``op``) in one namespace with its arguments, as plain data: the
+engine carries it out through netlink, and :meth:`Step.command` says the same thing as an
+``ip``/``bridge``/``nft``/``sysctl`` command a learner could type. :func:`steps` turns a
+validated description into the list of steps. Nothing here checks a description
+(:mod:`nethelpers.validate` does) or touches the kernel (:mod:`nethelpers.lab` does).
+"""
+
+import hashlib
+import ipaddress
+import shlex
+from dataclasses import dataclass
+
+from . import names
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel operation of a build, with the shell command that does the same thing."""
+
+    op: str
+    ns: str
+    args: dict
+
+    def command(self):
+        """The ``ip``/``bridge``/``nft``/``sysctl`` command equivalent to this step."""
+        return _COMMANDS[self.op](self.ns, **self.args)
+
+
+def _q(value):
+    """One shell word for ``value``, whatever it holds (a lab description is untrusted)."""
+    return shlex.quote(str(value))
+
+
+def _ip(ns, *words):
+    """``ip -n NS WORDS``; keywords are written here, every value passes through :func:`_q`."""
+    return " ".join(["ip", "-n", _q(ns), *[str(w) for w in words]])
+
+
+def _cmd_netns(ns):
+    return f"ip netns add {_q(ns)}"
+
+
+def _cmd_sysctl(ns, key, value):
+    return f"ip netns exec {_q(ns)} sysctl -qw {_q(f'{key}={value}')}"
+
+
+def _cmd_up(ns, dev):
+    return _ip(ns, "link set", _q(dev), "up")
+
+
+def _cmd_bridge(ns, name, mac, mtu, ageing):
+    extra = f" ageing_time {_q(ageing * 100)}" if ageing is not None else ""
+    return _ip(ns, "link add", _q(name), "address", _q(mac), "mtu", _q(mtu), "type bridge") + extra
+
+
+def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
+    words = ["link add", _q(name)]
+    words += ["address", _q(mac)] if mac else []
+    words += ["mtu", _q(mtu)] if mtu else []
+    words += ["master", _q(master)] if master else []
+    words += ["up"] if up else []
+    words += ["type veth peer name", _q(peer)]
+    words += ["netns", _q(peer_ns)] if peer_ns != ns else []
+    words += ["address", _q(peer_mac)] if peer_mac else []
+    words += ["mtu", _q(mtu)] if mtu else []
+    return _ip(ns, *words)
+
+
+def _cmd_addr(ns, dev, address):
+    brd = ["brd +"] if int(address.rsplit("/", 1)[1]) < 31 else []  # as Docker sets it
+    return _ip(ns, "addr add", _q(address), *brd, "dev", _q(dev))
+
+
+def _cmd_route(ns, to, via, dev, onlink):
+    words = ["route add", _q(to)]
+    words += ["via", _q(via)] if via else []
+    words += ["dev", _q(dev)] if dev else []
+    words += ["onlink"] if onlink else []
+    return _ip(ns, *words)
+
+
+def _cmd_vxlan(ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
+    words = ["link add", _q(name)]
+    words += ["address", _q(mac)] if mac else []
+    words += ["mtu", _q(mtu)] if mtu else []
+    words += ["type vxlan id", _q(vni)]
+    words += ["dstport", _q(dstport)] if dstport is not None else []
+    words += ["local", _q(local)] if local else []
+    words += ["remote", _q(remote)] if remote else []
+    words += ["dev", _q(dev)] if dev else []
+    words += [] if learning else ["nolearning"]
+    line = _ip(ns, *words)
+    if master:
+        line += "\n" + _ip(ns, "link set", _q(name), "master", _q(master))
+    return line
+
+
+def _cmd_fdb(ns, dev, mac, dst):
+    return f"bridge -n {_q(ns)} fdb append {_q(mac)} dev {_q(dev)}" + (f" dst {_q(dst)}" if dst else "")
+
+
+def _cmd_neigh(ns, dev, address, mac):
+    return _ip(ns, "neigh add", _q(address), "lladdr", _q(mac), "dev", _q(dev), "nud permanent")
+
+
+def heredoc_delimiter(text, base="EOF"):
+    """A heredoc delimiter that is no line of ``text``: ``EOF``, else ``EOF_`` + a digest, made longer
+    until it is none (so a script cannot end its heredoc early)."""
+    lines = set(text.split("\n"))
+    if base not in lines:
+        return base
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    for size in range(8, len(digest) + 1, 8):
+        delimiter = f"{base}_{digest[:size]}"
+        if delimiter not in lines:
+            return delimiter
+    n = 0
+    while f"{base}_{digest}_{n}" in lines:
+        n += 1
+    return f"{base}_{digest}_{n}"
+
+
+def _cmd_nft(ns, rules):
+    body = rules.rstrip()
+    end = heredoc_delimiter(body)
+    return f"ip netns exec {_q(ns)} nft -f - <<'{end}'\n{body}\n{end}"
+
+
+def _cmd_process(ns, argv, name):
+    return f"ip netns exec {_q(ns)} {shlex.join(argv)} &  # {name}"
+
+
+_COMMANDS = {
+    "netns": _cmd_netns,
+    "sysctl": _cmd_sysctl,
+    "up": _cmd_up,
+    "bridge": _cmd_bridge,
+    "veth": _cmd_veth,
+    "addr": _cmd_addr,
+    "route": _cmd_route,
+    "vxlan": _cmd_vxlan,
+    "fdb": _cmd_fdb,
+    "neigh": _cmd_neigh,
+    "nft": _cmd_nft,
+    "process": _cmd_process,
+}
+
+PAUSE_ARGV = ["sleep", "infinity"]
+
+
+def steps(topo, r, underlay, veth_ends):
+    """The steps that build ``topo``, given its resolved form ``r`` (see validate.resolve)."""
+    parts = (_namespace_steps(topo, r), _underlay_steps(topo, r, underlay), _bridge_steps(topo, r),
+             _container_steps(topo, r), _veth_steps(topo, veth_ends), _vxlan_steps(topo),
+             _entry_steps(topo, r))
+    return [step for part in parts for step in part]
+
+
+def _step(op, ns, **args):
+    return Step(op, ns, args)
+
+
+def _namespace_steps(topo, r):
+    bare = set(topo.namespaces)
+    for ns in r.namespaces:
+        yield _step("netns", ns)
+        if not topo.ipv6:
+            yield _step("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
+            yield _step("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
+        # No IGMP reports for link-local groups (a bridge joins 224.0.0.106): they would
+        # flood to every container and interleave with the packets a lesson is about.
+        yield _step("sysctl", ns, key="net.ipv4.igmp_link_local_mcast_reports", value="0")
+        if ns not in bare:
+            yield _step("up", ns, dev="lo")
+    for node in topo.nodes.values():
+        if node.ip_forward:
+            yield _step("sysctl", node.name, key="net.ipv4.ip_forward", value="1")
+
+
+def _underlay_steps(topo, r, underlay):
+    if underlay is None:
+        return
+    sw = topo.switch
+    yield _step("bridge", sw, name="br0", mac=names.derived_mac(topo.name, sw, "br0"), mtu=1500, ageing=None)
+    yield _step("up", sw, dev="br0")
+    for node in topo.nodes.values():
+        rn = r.nodes[node.name]
+        if rn.address is None:
+            continue
+        yield _step("veth", sw, name=node.name, peer_ns=node.name, peer="eth0",
+                    mac=names.derived_mac(topo.name, sw, node.name),
+                    peer_mac=names.derived_mac(topo.name, node.name, "eth0"),
+                    mtu=None, master="br0", up=True)
+        yield _step("addr", node.name, dev="eth0", address=f"{rn.address}/{underlay.prefixlen}")
+        yield _step("up", node.name, dev="eth0")
+
+
+def _bridge_steps(topo, r):
+    for node in topo.nodes.values():
+        rn = r.nodes[node.name]
+        if node.bridge is None:
+            continue
+        yield _step("bridge", node.name, name=node.bridge.name, mac=rn.bridge_mac, mtu=node.bridge.mtu,
+                    ageing=node.bridge.ageing)
+        yield _step("addr", node.name, dev=node.bridge.name, address=rn.bridge_address)
+        yield _step("up", node.name, dev=node.bridge.name)
+
+
+def _container_steps(topo, r):
+    for rc in r.containers.values():
+        mtu = topo.nodes[rc.node].bridge.mtu  # Docker gives containers their network's MTU
+        yield _step("veth", rc.node, name=rc.veth, peer_ns=rc.name, peer="eth0", mac=rc.veth_mac,
+                    peer_mac=rc.mac, mtu=None if mtu == 1500 else mtu, master=rc.bridge, up=True)
+        yield _step("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
+        yield _step("up", rc.name, dev="eth0")
+        yield _step("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
+
+
+def _veth_steps(topo, veth_ends):
+    for veth, ends, addresses, macs in veth_ends:
+        (ns_a, dev_a), (ns_b, dev_b) = ends
+        macs = [m or names.derived_mac(topo.name, ns, dev) for m, (ns, dev) in zip(macs, ends)]
+        yield _step("veth", ns_a, name=dev_a, peer_ns=ns_b, peer=dev_b, mac=macs[0], peer_mac=macs[1],
+                    mtu=veth.mtu, master=None, up=veth.up)
+        if veth.up:
+            yield _step("up", ns_b, dev=dev_b)
+        for (ns, dev), address in zip(ends, addresses):
+            if address is not None:
+                yield _step("addr", ns, dev=dev, address=address)
+
+
+def _vxlan_steps(topo):
+    for vx in topo.vxlans:
+        yield _step("vxlan", vx.ns, name=vx.name, vni=vx.vni, dstport=vx.dstport, local=vx.local,
+                    remote=vx.remote, dev=vx.dev, learning=vx.learning,
+                    mac=vx.mac or names.derived_mac(topo.name, vx.ns, vx.name), mtu=vx.mtu,
+                    master=vx.master)
+        if vx.address:
+            yield _step("addr", vx.ns, dev=vx.name, address=vx.address)
+        yield _step("up", vx.ns, dev=vx.name)
+
+
+def _entry_steps(topo, r):
+    """Addresses, routes, FDB and neighbour entries, sysctls, nftables, pause processes."""
+    for e in topo.addresses:
+        yield _step("addr", e.ns, dev=e.dev, address=e.address)
+    for e in topo.routes:
+        yield _step("route", e.ns, to=e.to, via=e.via, dev=e.dev, onlink=e.onlink)
+    for e in topo.fdb:
+        yield _step("fdb", e.ns, dev=e.dev, mac=e.mac.lower(), dst=e.dst)
+    for e in topo.neighbours:
+        yield _step("neigh", e.ns, dev=e.dev, address=e.address, mac=e.mac.lower())
+    for e in topo.sysctls:
+        yield _step("sysctl", e.ns, key=e.key, value=e.value)
+    for node, script in _docker_nat(topo, r).items():
+        yield _step("nft", node, rules=script)
+    for e in topo.nftables:
+        yield _step("nft", e.ns, rules=e.rules)
+    for rc in r.containers.values():
+        if rc.pod:
+            yield _step("process", rc.name, argv=PAUSE_ARGV, name="pause")
+
+
+def _docker_nat(topo, r):
+    """Docker's NAT rules, in nftables: MASQUERADE for nodes that ask, DNAT for -p."""
+    scripts = {}
+    for node in topo.nodes.values():
+        rn = r.nodes[node.name]
+        chains = []
+        if node.masquerade and node.bridge is not None:
+            subnet = ipaddress.IPv4Interface(rn.bridge_address).network
+            chains.append(
+                "\tchain POSTROUTING {\n"
+                "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+                f'\t\tip saddr {subnet} oifname != "{node.bridge.name}" masquerade\n'
+                "\t}"
+            )
+        published = [p for p in topo.publish if r.containers[p.container].node == node.name]
+        if published:
+            rules = "".join(
+                f'\t\tfib daddr type local iifname != "{node.bridge.name}" {p.proto} dport {p.port} '
+                f"dnat to {r.containers[p.container].address}:{p.to_port}\n"
+                for p in published
+            )
+            chains.append(
+                "\tchain PREROUTING {\n"
+                "\t\ttype nat hook prerouting priority dstnat; policy accept;\n" + rules + "\t}"
+            )
+        if chains:
+            scripts[node.name] = "table ip nat {\n" + "\n".join(chains) + "\n}\n"
+    return scripts
