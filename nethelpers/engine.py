@@ -7,14 +7,16 @@ own empty network namespace and its own PID namespace (it is PID 1: when it exit
 process it started dies with it, and so every lab namespace is freed).
 
 It serves one client over a Unix stream socket, one request at a time, and exits as soon as
-the client hangs up, whatever it is doing. Requests are ``(seq, method, kwargs)``; replies are
-``(seq, ok, value)``, plus file descriptors for capture sockets. Messages are pickled and
-framed by :mod:`nethelpers.wire`.
+the client hangs up, whatever it is doing. Requests are ``{seq, request, args}``, and only
+those in :data:`REQUESTS`; replies are ``{seq, ok, value}`` or ``{seq, ok, error, message}``,
+plus file descriptors for capture sockets. Messages are plain data framed by
+:mod:`nethelpers.wire`.
 """
 
 import ctypes
-import struct
+import inspect
 import os
+import struct
 import select
 import signal
 import socket
@@ -127,19 +129,23 @@ class Engine:
 
     # --- requests -------------------------------------------------------------------------
 
-    def hello(self):
-        return {"pid": os.getpid(), "uid": os.getuid(), "in_userns": _in_userns()}
+    def hello(self, version):
+        if version != wire.VERSION:
+            raise ValueError(f"the client speaks format version {version}, this engine {wire.VERSION}")
+        return {"pid": os.getpid(), "uid": os.getuid(), "in_userns": _in_userns(), "version": wire.VERSION}
 
     def build(self, steps):
         """Carry out build steps ``(op, ns, args, command)`` in order; stop at the first failure."""
         timing = {}
         for op, ns, args, command in steps:
+            if op not in STEPS:
+                raise StepError(f"`{command}`: no such build step {op!r}")
             started = time.perf_counter()
             try:
-                getattr(self, "_step_" + op)(ns, **args)
+                STEPS[op](self, ns, **args)
                 total, count = timing.get(op, (0.0, 0))
                 timing[op] = (total + time.perf_counter() - started, count + 1)
-            except (OSError, subprocess.SubprocessError, StepError) as e:
+            except (OSError, subprocess.SubprocessError, StepError, TypeError) as e:
                 detail = e.strerror if isinstance(e, NetlinkError) else str(e)
                 raise StepError(f"`{command}` failed: {detail}") from None
         self.enter(None)
@@ -324,23 +330,52 @@ class Engine:
     def serve(self):
         while True:
             try:
-                request, _ = wire.recv(self.sock)
-            except EOFError:
-                return
-            seq, method, kwargs = request
-            fds = []
-            try:
-                if method.startswith("_"):
-                    raise AttributeError(f"no such request: {method}")
-                value = getattr(self, method)(**kwargs)
-                if isinstance(value, wire.WithFds):
-                    value, fds = value.value, value.fds
-                reply = (seq, True, value)
-            except Exception as e:  # reported to the client, which raises it there
-                reply = (seq, False, (type(e).__name__, str(e)))
-            wire.send(self.sock, reply, fds)
+                request, fds = wire.recv(self.sock)
+            except (EOFError, wire.FrameError):
+                return  # the client hung up, or the stream is not ours to read any more
+            wire._close(fds)  # a client never sends file descriptors
+            seq, reply, fds = _answer(self, request)
+            wire.send(self.sock, {"seq": seq, **reply}, fds)
             for fd in fds:
                 os.close(fd)
+
+
+STEPS = {op[len("_step_"):]: getattr(Engine, op) for op in vars(Engine) if op.startswith("_step_")}
+
+# The requests a client may make: this table, nothing else (no lookup by name on the engine).
+REQUESTS = {
+    "hello": Engine.hello, "build": Engine.build, "open_packet_sockets": Engine.open_packet_sockets,
+    "netlink_dump": Engine.netlink_dump, "settle": Engine.settle, "cancel": Engine.cancel,
+    "exec": Engine.exec, "spawn": Engine.spawn, "poll": Engine.poll, "stop": Engine.stop,
+}
+
+
+def _answer(engine, request):
+    """Carry out one request; returns ``(seq, reply, fds)``. Errors become replies."""
+    seq = request.get("seq") if isinstance(request, dict) else None
+    try:
+        handler, args = _parse(request)
+        value = handler(engine, **args)
+        fds = []
+        if isinstance(value, wire.WithFds):
+            value, fds = value.value, value.fds
+        return seq, {"ok": True, "value": value}, fds
+    except Exception as e:  # reported to the client, which raises it there
+        return seq, {"ok": False, "error": type(e).__name__, "message": str(e)}, []
+
+
+def _parse(request):
+    if not (isinstance(request, dict) and set(request) == {"seq", "request", "args"}
+            and isinstance(request["seq"], int) and isinstance(request["args"], dict)):
+        raise ValueError(f"a request must be {{seq, request, args}}, not {str(request)[:200]}")
+    handler = REQUESTS.get(request["request"])
+    if handler is None:
+        raise ValueError(f"no such request: {str(request['request'])[:100]}; known: {', '.join(REQUESTS)}")
+    try:
+        inspect.signature(handler).bind(None, **request["args"])
+    except TypeError as e:
+        raise ValueError(f"request {request['request']}: {e}") from None
+    return handler, request["args"]
 
 
 def _link_record(msg):
@@ -389,8 +424,9 @@ def _communicate(proc, data, timeout, client):
         events = dict(poller.poll(wait * 1000))
         if client.fileno() in events:  # the client cancels with a frame of its own (or hangs up: EOF)
             try:
-                wire.recv(client)
-            except EOFError:
+                _, fds = wire.recv(client)
+                wire._close(fds)
+            except (EOFError, wire.FrameError):
                 os._exit(0)
             status = "cancelled"
             break

@@ -94,6 +94,12 @@ class Process:
             self.stop()
 
 
+def _check_timeout(timeout):
+    """A command's timeout must be a finite number of seconds above 0."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ValueError(f"timeout={timeout!r}: give a finite number of seconds above 0, like timeout=10")
+
+
 class Lab:
     """A built lab: the namespaces of ``topology`` and everything in them.
 
@@ -214,6 +220,7 @@ class Lab:
             raise ValueError("exec needs a command to run")
         if isinstance(input, str):
             input = input.encode()
+        _check_timeout(timeout)
         reply = self._engine().call("exec", ns=ns, argv=argv, input=input, timeout=timeout, env=env)
         result = Result(
             ns, shlex.join(argv), reply["returncode"],

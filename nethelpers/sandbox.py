@@ -9,11 +9,13 @@ garbage collection, at the client's exit or SIGKILL.
 
 import functools
 import os
+import select
 import shutil
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 from . import wire
 from .errors import EngineError, PrivilegeError
@@ -54,8 +56,45 @@ def sandbox_prefix():
     )
 
 
+# What each request's reply value must look like; anything else is refused (see _shape).
+_EXEC = {"returncode": (int, type(None)), "stdout": bytes, "stderr": bytes, "status": str}
+_OUTPUT = {"returncode": (int, type(None)), "output": bytes}
+REPLIES = {
+    "hello": {"pid": int, "uid": int, "in_userns": bool, "version": int},
+    "build": dict, "open_packet_sockets": int, "netlink_dump": dict, "settle": (int, float),
+    "cancel": type(None), "exec": _EXEC, "spawn": int, "poll": _OUTPUT, "stop": _OUTPUT,
+}
+WAIT = 60.0  # seconds a request may take on top of its own timeout before the client gives up
+
+
+def _shape(value, spec):
+    """True if ``value`` matches ``spec``: a type, a tuple of types, or ``{key: spec}``."""
+    if isinstance(spec, dict):
+        return isinstance(value, dict) and set(value) == set(spec) and all(_shape(value[k], spec[k]) for k in spec)
+    return isinstance(value, spec) and not (isinstance(value, bool) and spec in (int, (int, float)))
+
+
+def _check_reply(reply, request, fds):
+    """Refuse (FrameError) a reply that is not a well-formed reply to ``request``."""
+    if isinstance(reply, dict) and isinstance(reply.get("seq"), int) and reply.get("ok") is True:
+        value = reply.get("value")
+        count = value if request == "open_packet_sockets" else 0
+        if set(reply) == {"seq", "ok", "value"} and _shape(value, REPLIES[request]) and count == len(fds):
+            return
+    if isinstance(reply, dict) and isinstance(reply.get("seq"), int) and reply.get("ok") is False:
+        if set(reply) == {"seq", "ok", "error", "message"} and not fds:
+            if isinstance(reply["error"], str) and isinstance(reply["message"], str):
+                return
+    raise wire.FrameError(f"the engine's reply to `{request}` is not of the expected shape: {str(reply)[:200]}")
+
+
 class EngineClient:
-    """One engine process and the connection to it. Thread-safe: one request at a time."""
+    """One engine process and the connection to it. Thread-safe: one request at a time.
+
+    Every request has a deadline (its own timeout, if any, plus :data:`WAIT`). A connection
+    that cannot be trusted any more (a deadline passed, a frame cut by Ctrl-C, bytes that are
+    not a frame) is closed, which ends the engine and its lab: the next call says to rebuild.
+    """
 
     def __init__(self):
         prefix = sandbox_prefix()
@@ -64,7 +103,7 @@ class EngineClient:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         try:
-            self.process = subprocess.Popen(
+            process = subprocess.Popen(
                 [*prefix, sys.executable, "-m", "nethelpers.engine", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
@@ -75,15 +114,19 @@ class EngineClient:
             )
         finally:
             theirs.close()
-        self.sock = ours
-        self.sock.set_inheritable(False)
-        self.lock = threading.Lock()
-        self.seq = 0
+        self._attach(ours, process)
         try:
-            self.info = self.call("hello")
+            self.info = self.call("hello", version=wire.VERSION)
         except EngineError:
             self.close()
             raise
+
+    def _attach(self, sock, process):
+        self.sock, self.process = sock, process
+        self.sock.set_inheritable(False)
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.broken = None  # why the connection was given up, once it was
 
     def call(self, method, **kwargs):
         """Send one request and return its reply's value (and fds, for requests that pass some)."""
@@ -93,62 +136,129 @@ class EngineClient:
         return value
 
     def call_fds(self, method, **kwargs):
+        if method not in REPLIES:
+            raise ValueError(f"no such engine request: {method!r}; known: {', '.join(REPLIES)}")
+        wait = WAIT + (kwargs.get("timeout") or 0) + 0.1 * len(kwargs.get("steps") or ())
         with self.lock:
             if self.sock is None:
-                raise EngineError("this lab's engine is closed; build the lab again")
+                raise EngineError(self.broken or "this lab's engine is closed; build the lab again")
             self.seq += 1
-            seq = self.seq
+            reply, fds = self._exchange(self.seq, method, kwargs, time.monotonic() + wait)
+        if not reply["ok"]:
+            for fd in fds:
+                os.close(fd)
+            if reply["error"] == "KeyError":
+                raise KeyError(reply["message"].strip("'\""))
+            raise EngineError(reply["message"])
+        return reply["value"], fds
+
+    def _exchange(self, seq, method, args, deadline):
+        """Send a request, return its ``(reply, fds)``; late replies of cancelled requests are skipped."""
+        self._frame(wire.send, deadline, method, {"seq": seq, "request": method, "args": args})
+        while True:
             try:
-                wire.send(self.sock, (seq, method, kwargs))
-                while True:
-                    (rseq, ok, value), fds = wire.recv(self.sock)
-                    if rseq == seq:
-                        break
-                    for fd in fds:  # the late reply of a request that was interrupted
-                        os.close(fd)
-            except KeyboardInterrupt:
+                self._wait_readable(deadline, method)
+            except KeyboardInterrupt:  # between frames: the channel stays whole
                 self._cancel()
                 raise
-            except (EOFError, OSError) as e:
-                raise EngineError(self._death_note(e)) from None
-        if not ok:
-            kind, message = value
-            if kind == "KeyError":
-                raise KeyError(message.strip("'\""))
-            raise EngineError(message)
-        return value, fds
+            reply, fds = self._frame(wire.recv, deadline, method)
+            try:
+                _check_reply(reply, method, fds)
+            except wire.FrameError as e:
+                wire._close(fds)
+                self._give_up(str(e))
+            if reply["seq"] == seq:
+                return reply, fds
+            wire._close(fds)  # the late reply of a request that was interrupted
+
+    def _frame(self, operation, deadline, method, *message):
+        """Send or receive one whole frame, or give the connection up: never half a frame."""
+        try:
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            return operation(self.sock, *message)
+        except KeyboardInterrupt:
+            self._give_up(f"`{method}` was interrupted in the middle of a message", interrupt=True)
+        except TimeoutError:
+            self._give_up(self._silence(method))
+        except wire.FrameError as e:
+            self._give_up(f"the engine's reply to `{method}` is not a message of this format: {e}")
+        except (EOFError, OSError) as e:
+            self._give_up(self._death_note(e, method))
+
+    def _wait_readable(self, deadline, method):
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        while not poller.poll(max(deadline - time.monotonic(), 0) * 1000):
+            if time.monotonic() >= deadline:
+                self._give_up(self._silence(method))
+
+    def _give_up(self, why, interrupt=False):
+        """Close the connection (the engine and its lab end) and raise why."""
+        self.broken = f"{why}; the lab's engine was ended: build the lab again"
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()  # a stopped or busy engine would not notice the hang-up
+        self._close_unlocked()
+        if interrupt:
+            raise KeyboardInterrupt(self.broken)
+        raise EngineError(self.broken) from None
+
+    def _silence(self, method):
+        state = _process_state(self._engine_pid())
+        if state == "T":
+            return f"the lab engine (pid {self._engine_pid()}) is stopped (SIGSTOP?) and did not answer `{method}`"
+        return f"the lab engine did not answer `{method}` in time (its state: {state or 'gone'})"
+
+    def _engine_pid(self):
+        """The engine's pid here: the child of its ``unshare``, or the ``unshare`` itself."""
+        try:
+            with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as f:
+                children = f.read().split()
+        except OSError:
+            children = []
+        return int(children[0]) if children else self.process.pid
 
     def _cancel(self):
         self.seq += 1
         try:
-            wire.send(self.sock, (self.seq, "cancel", {}))
-        except OSError:
-            pass
+            self.sock.settimeout(5)
+            wire.send(self.sock, {"seq": self.seq, "request": "cancel", "args": {}})
+        except (OSError, KeyboardInterrupt):
+            self.broken = "a request was interrupted and its cancel could not be sent"
+            self._close_unlocked()
 
-    def _death_note(self, error):
+    def _death_note(self, error, method):
         try:
             self.process.wait(timeout=5)
             stderr = self.process.stderr.read().decode(errors="replace").strip()
-        except subprocess.TimeoutExpired:
+        except (subprocess.TimeoutExpired, ValueError, OSError):
             stderr = ""
-        last = stderr.splitlines()[-1] if stderr else str(error)
         if "Operation not permitted" in stderr or "Permission denied" in stderr:
-            raise PrivilegeError(f"the lab engine could not start its sandbox ({last}); {DOCTOR_HINT}")
-        return f"the lab engine stopped unexpectedly: {last}"
+            raise PrivilegeError(f"the lab engine could not start its sandbox ({stderr.splitlines()[-1]}); {DOCTOR_HINT}")
+        lines = [line for line in stderr.splitlines() if not line.startswith("unshare: ")]
+        status = self.process.returncode
+        how = f"killed by signal {-status}" if status is not None and status < 0 else f"exit status {status}"
+        detail = f": {lines[-1]}" if lines else ""
+        return f"the lab engine ended unexpectedly during `{method}` ({how}{detail})"
 
     def close(self):
         """End the engine: every namespace and process of its lab goes with it."""
         with self.lock:
-            if self.sock is None:
-                return
-            self.sock.close()
-            self.sock = None
+            self._close_unlocked()
+
+    def _close_unlocked(self):
+        if self.sock is None:
+            return
+        self.sock.close()
+        self.sock = None
+        if self.process is None:
+            return
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.process.stderr.close()
+        if self.process.stderr:
+            self.process.stderr.close()
 
     @property
     def closed(self):
@@ -159,3 +269,12 @@ class EngineClient:
             self.close()
         except Exception:
             pass
+
+
+def _process_state(pid):
+    """The one-letter state of ``pid`` (R, S, T...), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
