@@ -321,7 +321,7 @@ class Engine:
         self.enter(ns)
         try:
             return subprocess.Popen(argv, env=_lab_environment(env), start_new_session=True,
-                                    preexec_fn=_own_sysfs, **streams)
+                                    preexec_fn=_lab_child, **streams)
         finally:
             self.enter(None)
 
@@ -511,6 +511,70 @@ def _own_sysfs():
             _libc.mount(b"sysfs", b"/sys", b"sysfs", MS_RDONLY, None)  # under a read-only /sys (Docker)
 
 
+# Capabilities a lab command never has: what could reach the engine (ptrace, and with it
+# /proc/1/mem, /proc/1/fd, /proc/1/root, pidfd_getfd) or the machine beyond the network
+# (modules, raw I/O, clocks, devices, BPF...). Networking, mounts and users stay.
+LAB_DROPS = (
+    2,  # CAP_DAC_READ_SEARCH: open_by_handle_at
+    9, 14, 15, 16, 17,  # LINUX_IMMUTABLE, IPC_LOCK, IPC_OWNER, SYS_MODULE, SYS_RAWIO
+    19,  # CAP_SYS_PTRACE
+    20, 22, 23, 24, 25, 26, 27,  # SYS_PACCT, SYS_BOOT, SYS_NICE, SYS_RESOURCE, SYS_TIME, SYS_TTY_CONFIG, MKNOD
+    30, 32, 33, 34, 35, 36, 37, 38, 39, 40,  # AUDIT_CONTROL, MAC_*, SYSLOG, WAKE_ALARM, ..., PERFMON, BPF, CHECKPOINT_RESTORE
+)
+PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _lab_capabilities():
+    """``(header, data)`` for capset(): this process's capabilities minus :data:`LAB_DROPS`."""
+    header, data = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    for cap in LAB_DROPS:
+        word, bit = divmod(cap, 32)
+        for field in ("effective", "permitted", "inheritable"):
+            setattr(data[word], field, getattr(data[word], field) & ~(1 << bit))
+    return header, data
+
+
+_LAB_CAPS = None  # computed once in the engine, before any fork
+
+
+def _lab_child():
+    """In a command's child, between fork and exec: its own sysfs, then fewer rights.
+
+    Runs as ``preexec_fn``, which is safe here although the engine has threads: they only ever
+    wait in poll()/waitid() and hold no lock, glibc makes malloc fork-safe, and this function
+    only makes system calls through ctypes objects prepared before the fork. If any step
+    fails the command does not start (subprocess raises in the engine): it fails closed.
+    """
+    _own_sysfs()
+    header, data = _LAB_CAPS
+    for cap in LAB_DROPS:
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:  # EINVAL: unknown cap
+            raise OSError(ctypes.get_errno(), "PR_CAPBSET_DROP")
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+
+
+def _guard_engine():
+    """Make the engine unreachable from its lab's commands: not dumpable (its /proc entries
+    belong to root and need CAP_SYS_PTRACE, which lab commands lack), and compute the rights
+    lab commands get."""
+    global _LAB_CAPS
+    _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
+    _LAB_CAPS = _lab_capabilities()
+
+
 def _lab_environment(env):
     """The environment of lab commands: sbin on PATH (ip, nft live there), and no proxy
     settings (nothing is reachable past the lab)."""
@@ -525,6 +589,7 @@ def _lab_environment(env):
 
 def main(fd):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Jupyter interrupt is the client's business
+    _guard_engine()
     sock = socket.socket(fileno=fd)
     threading.Thread(target=_watch_hangup, args=(sock,), daemon=True).start()
     os.makedirs("/run", exist_ok=True)
