@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from . import wire
+from .engine import wire
 from .errors import EngineError, PrivilegeError
 
 SANDBOX = ["--mount", "--propagation", "private", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
@@ -25,7 +25,7 @@ USERNS = ["--user", "--map-root-user"]
 DOCTOR_HINT = "see `python -m nethelpers doctor`"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def userns_available():
     """True if this user can make a user namespace (and be root in it) on this machine."""
     if not shutil.which("unshare"):

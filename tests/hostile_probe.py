@@ -118,8 +118,7 @@ def forge_frames():
                 if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
                     continue
                 with open(f"/proc/{pid}/fd/{fd}", "wb", buffering=0) as f:
-                    for data in framed:
-                        f.write(data)
+                    f.writelines(framed)
                 sent += 1
             except OSError:
                 pass

@@ -5,8 +5,6 @@ lab still works where it can, and that nothing reached the client or the host.
 """
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from nethelpers import EngineError
-from nethelpers import wire
+from nethelpers.engine import wire
 from nethelpers.sandbox import EngineClient
 
 
