@@ -15,14 +15,16 @@ MARKER = b"nethelpers.engine"
 
 def engines():
     """Yield ``(pid, ppid)`` of each engine sandbox (the ``unshare`` process) of this user."""
-    uid = os.getuid()
+    from .sandbox import ROOT_RUN_ID
+
+    uids = {os.getuid(), ROOT_RUN_ID} if os.getuid() == 0 else {os.getuid()}  # root runs' engines are that id's
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
-            if os.stat(f"/proc/{entry}").st_uid != uid:
+            if os.stat(f"/proc/{entry}").st_uid not in uids:
                 continue
             with open(f"/proc/{entry}/stat") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])

@@ -1,13 +1,25 @@
 """Starting a lab engine in its sandbox, and talking to it.
 
-:class:`EngineClient` starts ``python -m nethelpers.engine`` under ``unshare`` in a new user,
-mount, network and PID namespace (as root without user namespaces: the same minus the user
-namespace), in a session of its own so that a Jupyter interrupt does not reach it, and speaks
-to it over a socketpair. The engine exits when the client's end closes: at :meth:`close`, at
-garbage collection, at the client's exit or SIGKILL.
+:class:`EngineClient` starts the engine (:mod:`nethelpers.engine`) under ``unshare`` in a new
+user, mount, network and PID namespace, in a session of its own so that a Jupyter interrupt
+does not reach it, and speaks to it over a socketpair. The engine exits when the client's end
+closes: at :meth:`close`, at garbage collection, at the client's exit or SIGKILL.
+
+The engine runs from a copy of its own folder: a zip held in a sealed memfd, run by the
+system's Python with ``-I -S`` (no site-packages, no environment), so that it imports only the
+standard library and needs no right to read the checkout. Its modes (see :func:`sandbox_mode`):
+
+- ``rootless``: an ordinary user; the lab's root is that user on the host.
+- ``root``: run as root, the lab's root is :data:`ROOT_RUN_ID` on the host, an id no account
+  has: it cannot read /etc/shadow or write /etc. The client maps it (see ``engine.userns``).
+- ``unsafe root`` (``NETHELPERS_UNSAFE_ROOT=1``), and ``root without user namespace``
+  (``NETHELPERS_USERNS=0``, or no user namespaces): the lab's root is the host's root. Only
+  when asked; ``python -m nethelpers doctor`` names them unsafe.
 """
 
 import functools
+import fcntl
+import io
 import os
 import select
 import shutil
@@ -16,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 
 from .engine import wire
 from .errors import EngineError, PrivilegeError
@@ -23,6 +36,9 @@ from .errors import EngineError, PrivilegeError
 SANDBOX = ["--mount", "--propagation", "private", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
 USERNS = ["--user", "--map-root-user"]
 DOCTOR_HINT = "see `python -m nethelpers doctor`"
+MARKER = "nethelpers.engine"  # in every engine's command line: how `clean` knows one
+ROOT_RUN_ID = 2147418112  # 0x7fff0000: the host uid and gid of a root run's lab root
+ENGINE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ")  # the client's, passed on
 
 
 @functools.cache
@@ -37,23 +53,103 @@ def userns_available():
     return probe.returncode == 0
 
 
-def sandbox_prefix():
-    """The ``unshare`` command line that wraps an engine on this machine.
-
-    With user namespaces the engine is root only over its own namespaces. Root can choose the
-    sandbox without one (``NETHELPERS_USERNS=0``): the same namespaces, real root inside, which
-    tools that change users (tcpdump drops to its own user) need.
-    """
+def sandbox_mode():
+    """``"rootless"``, ``"root"``, ``"unsafe root"`` or ``"root without user namespace"``."""
     if not shutil.which("unshare"):
         raise PrivilegeError(f"`unshare` (util-linux) is not installed; {DOCTOR_HINT}")
-    if userns_available() and os.environ.get("NETHELPERS_USERNS", "1") != "0":
-        return ["unshare", *USERNS, *SANDBOX]
-    if os.geteuid() == 0:
+    userns = userns_available() and os.environ.get("NETHELPERS_USERNS", "1") != "0"
+    if os.geteuid() != 0:
+        if userns:
+            return "rootless"
+        raise PrivilegeError(
+            "you need CAP_NET_ADMIN or unprivileged user namespaces to build a lab, and this "
+            f"process has neither; {DOCTOR_HINT}"
+        )
+    if not userns:
+        return "root without user namespace"
+    return "unsafe root" if os.environ.get("NETHELPERS_UNSAFE_ROOT") == "1" else "root"
+
+
+def sandbox_prefix(mapped=False):
+    """The ``unshare`` command line that wraps an engine on this machine. ``mapped``: for the
+    ``root`` mode's engine, which runs it inside the user namespace the client mapped (so it
+    has no ``--user`` of its own); without it, a command line anyone can run as it is."""
+    mode = sandbox_mode()
+    if mode == "root without user namespace" or (mapped and mode == "root"):
         return ["unshare", *SANDBOX]
-    raise PrivilegeError(
-        "you need CAP_NET_ADMIN or unprivileged user namespaces to build a lab, and this "
-        f"process has neither; {DOCTOR_HINT}"
-    )
+    return ["unshare", *USERNS, *SANDBOX]
+
+
+@functools.cache
+def _engine_zip():
+    """The engine's folder as a zip that runs (``__main__.py``), and nothing else of the package."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "engine")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("__main__.py", "import sys\nfrom nethelpers.engine.__main__ import run\nrun(sys.argv[1:])\n")
+        zf.writestr("nethelpers/__init__.py", '"""Only the engine\'s folder: see nethelpers/engine."""\n')
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                zf.write(os.path.join(folder, name), f"nethelpers/engine/{name}")
+    return buffer.getvalue()
+
+
+def _engine_code():
+    """A sealed memfd holding :func:`_engine_zip`: nobody can change it once it is made."""
+    fd = os.memfd_create(MARKER, os.MFD_ALLOW_SEALING)
+    os.write(fd, _engine_zip())
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+    return fd
+
+
+def _python():
+    """The Python that runs the engine: the system's, which every user can run."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def _engine_argv(code_fd, sock_fd, ready=None, go=None):
+    engine = [_python(), "-I", "-S", f"/proc/self/fd/{code_fd}"]
+    argv = [*sandbox_prefix(mapped=ready is not None), *engine, str(sock_fd), MARKER]
+    if ready is None:
+        return argv
+    return [*engine, "userns", str(ready), str(go), "--", *argv]
+
+
+def _start_engine(sock_fd):
+    """Start the engine's process on ``sock_fd``; returns its Popen."""
+    code = _engine_code()
+    mapped = sandbox_mode() == "root"
+    ready, go = (os.pipe(), os.pipe()) if mapped else ((None, None), (None, None))
+    env = {key: os.environ[key] for key in ENGINE_ENV if key in os.environ}
+    try:
+        process = subprocess.Popen(
+            _engine_argv(code, sock_fd, ready[1], go[0]), pass_fds=[fd for fd in (code, sock_fd, ready[1], go[0]) if fd is not None],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            env=env,
+        )
+    finally:
+        for fd in (code, ready[1], go[0]):
+            if fd is not None:
+                os.close(fd)
+    if mapped:
+        _map_root(process, ready[0], go[1])
+    return process
+
+
+def _map_root(process, ready, go):
+    """Map the lab's root to :data:`ROOT_RUN_ID` for a process that entered a user namespace."""
+    try:
+        poller = select.poll()
+        poller.register(ready, select.POLLIN)
+        if not poller.poll(30_000) or os.read(ready, 1) != b"1":
+            return  # it failed to start: its error comes with the first request
+        for name in ("gid_map", "uid_map"):
+            with open(f"/proc/{process.pid}/{name}", "w") as f:
+                f.write(f"0 {ROOT_RUN_ID} 1\n")
+        os.write(go, b"1")
+    finally:
+        os.close(ready)
+        os.close(go)
 
 
 # What each request's reply value must look like; anything else is refused (see _shape).
@@ -97,21 +193,9 @@ class EngineClient:
     """
 
     def __init__(self):
-        prefix = sandbox_prefix()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         try:
-            process = subprocess.Popen(
-                [*prefix, sys.executable, "-m", "nethelpers.engine", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                env=env,
-            )
+            process = _start_engine(theirs.fileno())
         finally:
             theirs.close()
         self._attach(ours, process)

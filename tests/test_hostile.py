@@ -5,11 +5,13 @@ lab still works where it can, and that nothing reached the client or the host.
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from nethelpers import Lab, Topology
+from nethelpers.sandbox import ROOT_RUN_ID, sandbox_mode
 
 PROBE = (Path(__file__).parent / "hostile_probe.py").read_text()
 
@@ -84,3 +86,24 @@ for path in glob.glob("/proc/[0-9]*/ns/net") + glob.glob("/run/netns/*") + glob.
     os.close(fd)
 print("searched")
 """
+
+
+def test_lab_root_cannot_touch_host_files_beyond_the_users_rights(hostile):
+    """Root runs too: the lab's root is an unprivileged id on the host, not root."""
+    assert not hostile.exec("c1", "cat /etc/shadow").ok
+    assert not hostile.exec("c1", "touch /etc/nethelpers-x").ok
+    assert not os.path.exists("/etc/nethelpers-x")
+    outside = hostile.exec("c1", "cat /proc/self/uid_map").stdout.split()
+    assert outside[:1] == ["0"] and outside[1] != "0", f"lab root is host root: uid_map {outside}"
+    if os.geteuid() == 0:
+        assert int(outside[1]) == ROOT_RUN_ID
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root runs only")
+def test_the_unsafe_root_mode_is_only_there_when_asked(monkeypatch):
+    monkeypatch.setenv("NETHELPERS_UNSAFE_ROOT", "1")
+    assert sandbox_mode() == "unsafe root"
+    with _lab("unsafe", 1) as lab:
+        assert lab.exec("c1", "cat /proc/self/uid_map").stdout.split()[:2] == ["0", "0"]
+    monkeypatch.delenv("NETHELPERS_UNSAFE_ROOT")
+    assert sandbox_mode() == "root"

@@ -1,8 +1,20 @@
-"""``python -m nethelpers.engine FD``: serve the client on socket FD (see :mod:`.server`)."""
+"""Start the engine: ``SOCKET_FD`` to serve a client (see :mod:`.server`), or
+``userns READY_FD GO_FD -- ARGV...`` to enter a user namespace mapped by the client first
+(see :mod:`.userns`). Run from a zip of this folder (see ``nethelpers.sandbox``)."""
 
 import sys
 
-from nethelpers.engine.server import main
+
+def run(args):
+    if args[:1] == ["userns"]:
+        from nethelpers.engine.userns import main
+
+        main(int(args[1]), int(args[2]), args[4:])
+    else:
+        from nethelpers.engine.server import main
+
+        main(int(args[0]))
+
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    run(sys.argv[1:])
