@@ -42,3 +42,7 @@ class CommandError(NetHelpersError, RuntimeError):
             f"{result.namespace}: `{result.command}` exited with status {result.returncode}"
             + (f": {detail}" if detail else "")
         )
+
+
+class CaptureError(NetHelpersError, RuntimeError):
+    """A capture could not start, or its reader failed; the message says why and what to do."""

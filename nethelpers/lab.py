@@ -176,6 +176,8 @@ class Lab:
         self.close()
 
     def _engine(self):
+        if self._client is not None and self._client.broken:
+            raise EngineError(f"lab {self.topology.name!r}: {self._client.broken}")
         if self.closed:
             raise EngineError(f"lab {self.topology.name!r} is not built; call build() first")
         return self._client

@@ -211,6 +211,7 @@ class EngineClient:
         self.lock = threading.Lock()
         self.seq = 0
         self.broken = None  # why the connection was given up, once it was
+        self.wait = WAIT
 
     def call(self, method, **kwargs):
         """Send one request and return its reply's value (and fds, for requests that pass some)."""
@@ -222,7 +223,7 @@ class EngineClient:
     def call_fds(self, method, **kwargs):
         if method not in REPLIES:
             raise ValueError(f"no such engine request: {method!r}; known: {', '.join(REPLIES)}")
-        wait = WAIT + (kwargs.get("timeout") or 0) + 0.1 * len(kwargs.get("steps") or ())
+        wait = self.wait + (kwargs.get("timeout") or 0) + 0.1 * len(kwargs.get("steps") or ())
         with self.lock:
             if self.sock is None:
                 raise EngineError(self.broken or "this lab's engine is closed; build the lab again")

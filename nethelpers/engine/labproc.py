@@ -10,31 +10,81 @@ from . import wire
 from .kernel import CLONE_NEWNS, MNT_DETACH, MS_RDONLY, MS_REC, MS_SLAVE, check, libc
 
 
-def communicate(proc, data, timeout, client):
-    """Feed stdin, collect stdout/stderr, stop at exit, timeout or client cancel.
+class _Pipes:
+    """A command's stdin (fed from ``data``), stdout and stderr, in one poll() set.
 
     poll(), not select(): an engine with hundreds of namespaces holds fds past FD_SETSIZE.
     """
+
+    def __init__(self, proc, data, poller):
+        self.proc, self.data, self.poller = proc, data, poller
+        self.out, self.err = bytearray(), bytearray()
+        self.readers = {proc.stdout.fileno(): self.out, proc.stderr.fileno(): self.err}
+        self.writer = proc.stdin.fileno() if data else None
+        if not data:
+            proc.stdin.close()
+        for fd in self.readers:
+            os.set_blocking(fd, False)
+            poller.register(fd, select.POLLIN)
+        if self.writer is not None:
+            os.set_blocking(self.writer, False)
+            poller.register(self.writer, select.POLLOUT)
+
+    def handle(self, fd):
+        if fd in self.readers:
+            chunk = os.read(fd, 65536)
+            if chunk:
+                self.readers[fd] += chunk
+            else:
+                del self.readers[fd]
+                self.poller.unregister(fd)
+        elif fd == self.writer:
+            try:
+                sent = os.write(fd, self.data[:65536])
+            except BrokenPipeError:
+                sent = len(self.data)
+            self.data = self.data[sent:]
+            if not self.data:
+                self.poller.unregister(fd)
+                self.proc.stdin.close()
+                self.writer = None
+
+    def close(self):
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if not stream.closed:
+                stream.close()
+
+
+def communicate(proc, data, timeout, client):
+    """Feed stdin, collect stdout/stderr; returns ``(out, err, status)`` by the deadline.
+
+    Waits until the command has exited and its pipes are closed, ``timeout`` seconds at most
+    (then its whole process group is killed: status ``"timeout"``), or until the client
+    cancels (``"cancelled"``). A command that closed its pipes and kept running is waited for
+    through its pidfd, up to the same deadline; only its own group is ever waited for.
+    """
     deadline = time.monotonic() + timeout
-    out, err = bytearray(), bytearray()
-    readers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
-    writer = proc.stdin.fileno() if data else None
-    if not data:
-        proc.stdin.close()
     poller = select.poll()
-    for fd in readers:
-        os.set_blocking(fd, False)
-        poller.register(fd, select.POLLIN)
+    pipes = _Pipes(proc, data, poller)
+    pidfd = os.pidfd_open(proc.pid)
+    poller.register(pidfd, select.POLLIN)
     poller.register(client, select.POLLIN)
-    if writer is not None:
-        os.set_blocking(writer, False)
-        poller.register(writer, select.POLLOUT)
-    status = "exited"
-    while readers:
+    try:
+        status = _pump(pipes, poller, pidfd, client, deadline)
+    finally:
+        os.close(pidfd)
+    kill_group(proc, signal.SIGKILL)  # stragglers of its group too, whatever the status
+    pipes.close()
+    proc.wait()
+    return bytes(pipes.out), bytes(pipes.err), status
+
+
+def _pump(pipes, poller, pidfd, client, deadline):
+    running = True
+    while running or pipes.readers:
         wait = deadline - time.monotonic()
         if wait <= 0:
-            status = "timeout"
-            break
+            return "timeout" if running else "exited"
         events = dict(poller.poll(wait * 1000))
         if client.fileno() in events:  # the client cancels with a frame of its own (or hangs up: EOF)
             try:
@@ -42,33 +92,30 @@ def communicate(proc, data, timeout, client):
                 wire._close(fds)
             except (EOFError, wire.FrameError):
                 os._exit(0)
-            status = "cancelled"
-            break
-        for fd, event in events.items():
-            if fd in readers:
-                chunk = os.read(fd, 65536)
-                if chunk:
-                    readers[fd] += chunk
-                else:
-                    del readers[fd]
-                    poller.unregister(fd)
-            elif fd == writer:
-                try:
-                    sent = os.write(writer, data[:65536])
-                except BrokenPipeError:
-                    sent = len(data)
-                data = data[sent:]
-                if not data:
-                    poller.unregister(writer)
-                    proc.stdin.close()
-                    writer = None
-    if status != "exited":
-        kill_group(proc, signal.SIGKILL)
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if not stream.closed:
-            stream.close()
-    proc.wait()
-    return bytes(out), bytes(err), status
+            return "cancelled"
+        if pidfd in events and running:
+            running = False
+            poller.unregister(pidfd)
+        for fd in events:
+            pipes.handle(fd)
+    return "exited"
+
+
+def reap_orphans(known):
+    """Reap ended children that no Popen waits for: orphans of lab commands, which the kernel
+    gives to PID 1, the engine. Pids in ``known`` (background processes) are left to their
+    Popen. Called between requests only, so no Popen is ever half made or waiting then."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as f:
+            children = [int(pid) for pid in f.read().split()]
+    except OSError:
+        return
+    for pid in children:
+        if pid not in known:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def kill_group(proc, sig):

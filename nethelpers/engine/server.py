@@ -16,6 +16,7 @@ the other side of the trust boundary, and runs from a copy of itself (see ``sand
 
 import inspect
 import os
+import resource
 import select
 import signal
 import socket
@@ -25,7 +26,7 @@ import time
 
 from . import wire
 from .kernel import LOG_DIR, MS_BIND, NETNS_DIR, mount, setns, unshare_net
-from .labproc import communicate, guard_engine, kill_group, lab_child, lab_environment
+from .labproc import communicate, guard_engine, kill_group, lab_child, lab_environment, reap_orphans
 from .netlink import NetlinkError, Rtnl, dump_namespace
 from .packet import packet_socket
 
@@ -244,7 +245,16 @@ class Engine:
     # --- the loop -------------------------------------------------------------------------
 
     def serve(self):
+        wakeup = _child_signals()
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        poller.register(wakeup, select.POLLIN)
         while True:
+            ready = dict(poller.poll())
+            _drain(wakeup)
+            reap_orphans(self.processes)  # whenever a child ended, and before every request
+            if self.sock.fileno() not in ready:
+                continue
             try:
                 request, fds = wire.recv(self.sock)
             except (EOFError, wire.FrameError):
@@ -254,6 +264,24 @@ class Engine:
             wire.send(self.sock, {"seq": seq, **reply}, fds)
             for fd in fds:
                 os.close(fd)
+
+
+def _child_signals():
+    """A pipe that becomes readable when a child ends (SIGCHLD), for the serve loop's poll()."""
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    return read
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
 
 
 STEPS = {op[len("_step_"):]: getattr(Engine, op) for op in vars(Engine) if op.startswith("_step_")}
@@ -331,6 +359,8 @@ def _private_resolver():
 def main(fd):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Jupyter interrupt is the client's business
     guard_engine()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # two fds a namespace: 1,000 containers need it
     sock = socket.socket(fileno=fd)
     threading.Thread(target=_watch_hangup, args=(sock,), daemon=True).start()
     os.makedirs("/run", exist_ok=True)

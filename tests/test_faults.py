@@ -1,0 +1,159 @@
+"""Faults, one test each: deadlines, a stopped or killed engine, Ctrl-C, zombies, big captures."""
+
+import os
+import signal
+
+import pytest
+
+from nethelpers import EngineError, Lab, Topology
+from nethelpers.engine import wire
+from nethelpers.errors import CaptureError
+
+
+def _lab(name, containers=2):
+    topo = Topology(name, underlay=None)
+    topo.add_node("node1")
+    for i in range(1, containers + 1):
+        topo.add_container(f"c{i}", node="node1")
+    return Lab(topo)
+
+
+@pytest.fixture
+def lab():
+    with _lab("faults") as lab:
+        lab._client.wait = 10  # the client gives up 10 s past a request's own timeout
+        yield lab
+
+
+def _lab_processes(lab, ns="c1"):
+    rows = lab.exec(ns, "ps -e -o stat=,comm=").stdout.split("\n")
+    return [row.split() for row in rows if row.strip() and not row.split()[1] == "ps"]
+
+
+@pytest.mark.parametrize("command", ["exec >&- 2>&-; sleep 30", "exec >&- 2>&-; sleep infinity",
+                                     "sleep infinity & sleep infinity"])
+def test_exec_returns_by_its_deadline_and_kills_the_group(lab, command):
+    """The client's deadline (timeout + 10 s) would raise EngineError if the engine overran."""
+    with pytest.raises(TimeoutError, match="did not finish in 1 s"):
+        lab.exec("c1", ["sh", "-c", command], timeout=1)
+    assert [p for p in _lab_processes(lab) if p[1] in ("sh", "sleep") and p[0][0] != "Z"] == []
+    assert lab.exec("c1", "true").ok
+
+
+def test_orphans_are_reaped(lab):
+    for _ in range(5):
+        lab.exec("c1", ["sh", "-c", "sleep 0.1 &"])  # sh exits; sleep is the engine's orphan
+    zombies = None
+    for _ in range(50):  # each exec is a turn of the engine's loop, which reaps
+        zombies = [p for p in _lab_processes(lab) if p[0].startswith("Z")]
+        if not zombies:
+            break
+    assert not zombies, f"zombies left in the lab after 50 requests: {zombies}"
+
+
+def _host_engine_pid(lab):
+    return lab._client._engine_pid()
+
+
+def test_a_stopped_engine_gives_a_clear_error_at_the_deadline(lab):
+    lab._client.wait = 1
+    os.kill(_host_engine_pid(lab), signal.SIGSTOP)
+    with pytest.raises(EngineError, match=r"is stopped \(SIGSTOP\?\).*build the lab again"):
+        lab.exec("c1", "true", timeout=1)
+    assert lab.closed or lab._client.broken
+    with pytest.raises(EngineError, match="build the lab again"):
+        lab.exec("c1", "true")
+    lab.build()
+    assert lab.exec("c1", "true").ok
+
+
+def test_a_killed_engine_gives_a_clear_error(lab):
+    os.kill(_host_engine_pid(lab), signal.SIGKILL)
+    with pytest.raises(EngineError, match=r"ended unexpectedly during `exec`.*build the lab again") as info:
+        lab.exec("c1", "true")
+    assert "sigprocmask" not in str(info.value)
+
+
+def test_ctrl_c_in_the_middle_of_a_frame_gives_the_connection_up(lab, monkeypatch):
+    real = wire._exactly
+
+    def interrupted(sock, n):
+        real(sock, min(n, 3))  # part of the frame is read, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wire, "_exactly", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lab.exec("c1", "echo hello")
+    monkeypatch.setattr(wire, "_exactly", real)
+    with pytest.raises(EngineError, match="interrupted in the middle of a message.*build the lab again"):
+        lab.exec("c1", "true")
+    lab.build()
+    assert lab.exec("c1", "echo again").stdout == "again\n"
+
+
+def test_ctrl_c_between_frames_keeps_the_channel(lab, monkeypatch):
+    client = lab._client
+    real = client._wait_readable
+    calls = []
+
+    def interrupted(deadline, method):
+        if not calls:
+            calls.append(method)
+            raise KeyboardInterrupt
+        return real(deadline, method)
+
+    monkeypatch.setattr(client, "_wait_readable", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lab.exec("c1", "sleep 30", timeout=60)
+    assert lab.exec("c1", "echo next").stdout == "next\n"  # the stale reply is skipped, not misread
+
+
+def test_capture_at_hundreds_of_points(tmp_path):
+    """More points than one SCM_RIGHTS message carries (253): every point really captures."""
+    with _lab("wide", 300) as lab:
+        points = [f"c{i}:eth0" for i in range(1, 301)] + ["node1:docker0"]
+        cap = lab.capture(points, filter="arp", promisc=False)
+        lab.exec("c1", "ping -c 1 -W 1 172.17.0.250")  # its ARP request is flooded to every port
+        packets = cap.stop()
+        silent = [point for point, count in packets.count_at().items() if count == 0]
+        assert not silent, f"{len(silent)} points saw nothing: {silent[:5]}"
+
+
+def test_a_capture_nobody_stops_keeps_a_bounded_number_of_packets(lab):
+    cap = lab.capture(["c1:eth0"], filter="icmp", limit=10)
+    lab.exec("c1", "ping -c 30 -i 0.002 -W 1 172.17.0.3")
+    packets = cap.stop()
+    assert len(packets) == 10
+    assert packets.overflow["c1:eth0"] == 50  # 30 requests and 30 replies, 10 kept
+    assert packets.drops["c1:eth0"] >= 50
+    assert "dropped" in repr(packets)
+
+
+def test_sniff_lets_the_callers_exception_through(lab):
+    def fails():
+        raise ZeroDivisionError("in while_running")
+
+    with pytest.raises(ZeroDivisionError, match="in while_running"):
+        lab.sniff(["c1:eth0"], while_running=fails)
+
+
+def test_a_failing_reader_reaches_the_caller(lab):
+    def broken(packet):
+        raise ValueError("prn failed")
+
+    cap = lab.capture(["c1:eth0"], filter="icmp", prn=broken)
+    lab.exec("c1", "ping -c 1 -W 1 172.17.0.3")
+    with pytest.raises(CaptureError, match="prn failed") as info:
+        cap.stop()
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_too_many_points_for_the_fd_limit_is_a_clear_error_before_anything_starts(lab, monkeypatch):
+    import resource
+
+    from nethelpers import capture
+
+    monkeypatch.setattr(capture, "SPARE_FDS", resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    with pytest.raises(CaptureError, match=r"capture at 2 points needs \d+ file descriptors"):
+        lab.capture(["c1:eth0", "c2:eth0"])
+    assert lab.exec("c1", "true").ok
