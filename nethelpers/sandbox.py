@@ -107,9 +107,25 @@ def _python():
     return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
+def client_token(pid=None):
+    """``client=PID:START``: which process an engine serves (its pid and start time, so a reused
+    pid is not taken for it). `clean` reads it back from the engine's command line."""
+    pid = os.getpid() if pid is None else pid
+    return f"client={pid}:{process_start(pid)}"
+
+
+def process_start(pid):
+    """The start time of ``pid`` (clock ticks since boot), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _engine_argv(code_fd, sock_fd, ready=None, go=None):
     engine = [_python(), "-I", "-S", f"/proc/self/fd/{code_fd}"]
-    argv = [*sandbox_prefix(mapped=ready is not None), *engine, str(sock_fd), MARKER]
+    argv = [*sandbox_prefix(mapped=ready is not None), *engine, str(sock_fd), MARKER, client_token()]
     if ready is None:
         return argv
     return [*engine, "userns", str(ready), str(go), "--", *argv]

@@ -157,3 +157,67 @@ def test_too_many_points_for_the_fd_limit_is_a_clear_error_before_anything_start
     with pytest.raises(CaptureError, match=r"capture at 2 points needs \d+ file descriptors"):
         lab.capture(["c1:eth0", "c2:eth0"])
     assert lab.exec("c1", "true").ok
+
+
+@pytest.mark.slow
+def test_a_thousand_containers_with_a_logins_fd_limit():
+    """Two fds a namespace: past 507 containers an engine with a 1024 soft limit failed (EMFILE)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))  # a login's default
+    try:
+        with _lab("thousand", 1000) as lab:
+            assert lab.exec("c1000", "ping -c 1 -W 2 172.17.0.2").ok
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+SUBREAPER = """
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, as systemd --user is
+client = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE, text=True)
+engine, worker = client.stdout.readline().split()
+client.kill()  # the client dies; its forked worker keeps a copy of the engine's socket
+client.wait()
+print(engine, worker, flush=True)
+sys.stdin.readline()
+"""
+
+FORKING_CLIENT = """
+import os, sys
+from nethelpers import Lab, Topology
+topo = Topology("forked", underlay=None)
+topo.add_namespace("a")
+lab = Lab(topo)
+worker = os.fork()
+if worker == 0:
+    sys.stdin.readline()  # a worker that lives on, holding the client's fds
+    os._exit(0)
+print(lab._client.process.pid, worker, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_clean_finds_an_engine_orphaned_under_a_subreaper():
+    import subprocess
+    import sys
+
+    from nethelpers.clean import clean, engines
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    reaper = subprocess.Popen([sys.executable, "-c", SUBREAPER, FORKING_CLIENT], env=env, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        engine, worker = map(int, reaper.stdout.readline().split())
+        assert dict(engines()).get(engine) == reaper.pid  # adopted by the subreaper, not by init
+        assert engine in clean()
+    finally:
+        reaper.kill()
+        reaper.wait()
+        for pid in (locals().get("worker"),):
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
