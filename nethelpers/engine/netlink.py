@@ -91,9 +91,10 @@ def _ifinfo(index=0, up=False, family=0):
 class Rtnl:
     """A route netlink socket in the namespace current when it was made.
 
-    ``index`` maps interface names this socket created to their index, so later requests
-    can name them without asking the kernel; ``next_index`` is the index the next created
-    interface gets (a fresh namespace has only ``lo``, index 1).
+    ``index`` maps interface names to their index, so later requests can name them without
+    asking the kernel; ``next_index`` is the index the next created interface gets. Both start
+    from what the namespace holds when the socket is made: a fresh namespace has ``lo``, and
+    also fallback tunnels (tunl0, sit0, gre0...) wherever their modules are loaded.
     """
 
     def __init__(self):
@@ -102,8 +103,16 @@ class Rtnl:
         self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
         self.sock.bind((0, 0))
         self.seq = 0
-        self.index = {"lo": 1}
-        self.next_index = 2
+        self.index = self._existing()
+        self.next_index = max(self.index.values(), default=1) + 1
+
+    def _existing(self):
+        """``{name: index}`` of the interfaces already here."""
+        found = {}
+        for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()):
+            if mtype == RTM_NEWLINK:
+                found[_text(_attrs(msg, 32).get(IFLA_IFNAME))] = struct.unpack_from("i", msg, 20)[0]
+        return found
 
     def close(self):
         self.sock.close()
