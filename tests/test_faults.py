@@ -221,3 +221,68 @@ def test_clean_finds_an_engine_orphaned_under_a_subreaper():
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+
+@pytest.mark.parametrize("command", [
+    ["ip", "link", "add", "x", "type", "dummy"], ["ip", "-b", "file", "link", "show"], ["nft", "-f", "x", "list"],
+    ["nft", "flush", "ruleset"], ["sysctl", "-n", "net.ipv4.ip_forward=1"], ["sh", "-c", "ip link show"],
+    ["ip", "-n", "other", "link", "show"], ["bridge", "fdb", "add", "show"],
+])
+def test_the_xray_refuses_every_command_that_could_write(command):
+    from nethelpers.xray import check_read_only
+
+    with pytest.raises(ValueError, match="the x-ray only reads"):
+        check_read_only(command)
+
+
+def test_the_xray_reads():
+    from nethelpers.xray import check_read_only
+
+    for command in (["ip", "-j", "-d", "link", "show"], ["bridge", "-j", "fdb", "show"],
+                    ["nft", "-j", "list", "ruleset"], ["sysctl", "-n", "net.ipv4.ip_forward"]):
+        check_read_only(command)
+
+
+def test_background_output_past_the_engines_log_space_says_it_was_cut(lab):
+    process = lab.spawn("c1", "head -c 20000000 /dev/zero")
+    for _ in range(500):  # bounded: head ends at once when the log space is full
+        if process.poll() is not None:
+            break
+        lab.exec("c1", "true")
+    output = process.stop()
+    assert "output cut here" in output
+    assert len(output) < 20000000
+
+
+def test_a_failed_spawn_leaves_no_log(lab):
+    before = lab.exec("c1", "ls /run/nethelpers").stdout
+    with pytest.raises(EngineError):
+        lab.spawn("c1", "/nonexistent/command")
+    assert lab.exec("c1", "ls /run/nethelpers").stdout == before
+
+
+def test_two_threads_building_one_lab_name_keep_one_engine():
+    import threading
+
+    from nethelpers.clean import engines
+
+    labs, start = [], threading.Barrier(2)
+
+    def build():
+        topo = Topology("racing", underlay=None)
+        topo.add_namespace("a")
+        start.wait()
+        labs.append(Lab(topo))
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert sorted(lab.closed for lab in labs) == [False, True]
+        ours = [pid for pid, ppid in engines() if ppid == os.getpid()]
+        assert len(ours) == 1, ours
+    finally:
+        for lab in labs:
+            lab.close()

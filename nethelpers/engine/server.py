@@ -42,6 +42,7 @@ class Engine:
         self.current = None  # the namespace the main thread is in; None for the engine's own
         self.namespaces = {}  # name -> (fd, Rtnl)
         self.processes = {}  # pid -> (Popen, namespace, argv, log path)
+        self.cut = set()  # logs that may have lost output: /run was full while they ran
 
     # --- namespaces -----------------------------------------------------------------------
 
@@ -207,19 +208,30 @@ class Engine:
         """Start ``argv`` in the background in ``ns``; its output goes to a log. Returns its pid."""
         os.makedirs(LOG_DIR, exist_ok=True)
         log = f"{LOG_DIR}/{len(self.processes)}-{time.monotonic_ns()}.log"
-        with open(log, "wb") as f:
-            proc = self._popen(ns, argv, env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+        try:
+            with open(log, "wb") as f:
+                proc = self._popen(ns, argv, env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+        except BaseException:
+            os.unlink(log)  # a spawn that failed leaves nothing behind
+            raise
         self.processes[proc.pid] = (proc, ns, argv, log)
         return proc.pid
 
+    def _output(self, log):
+        """A log's content, and whether it was cut (the engine's /run filled up while it ran)."""
+        if os.statvfs(LOG_DIR).f_bavail == 0:
+            self.cut.update(entry[3] for entry in self.processes.values())
+        with open(log, "rb") as f:
+            return f.read(), log in self.cut
+
     def poll(self, pid):
         proc, ns, argv, log = self.processes[pid]
-        with open(log, "rb") as f:
-            return {"returncode": proc.poll(), "output": f.read()}
+        output, cut = self._output(log)
+        return {"returncode": proc.poll(), "output": output, "cut": cut}
 
     def stop(self, pid, grace=2.0):
         """Stop a background process (SIGTERM, then SIGKILL after ``grace`` s); return its output."""
-        proc, ns, argv, log = self.processes.pop(pid)
+        proc, ns, argv, log = self.processes[pid]
         if proc.poll() is None:
             kill_group(proc, signal.SIGTERM if grace else signal.SIGKILL)
             try:
@@ -227,10 +239,11 @@ class Engine:
             except subprocess.TimeoutExpired:
                 kill_group(proc, signal.SIGKILL)
                 proc.wait()
-        with open(log, "rb") as f:
-            output = f.read()
+        output, cut = self._output(log)
+        del self.processes[pid]
+        self.cut.discard(log)
         os.unlink(log)
-        return {"returncode": proc.returncode, "output": output}
+        return {"returncode": proc.returncode, "output": output, "cut": cut}
 
     def _popen(self, ns, argv, env, **streams):
         if ns not in self.namespaces:
