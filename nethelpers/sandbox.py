@@ -125,7 +125,7 @@ def process_start(pid):
 
 def _engine_argv(code_fd, sock_fd, ready=None, go=None):
     engine = [_python(), "-I", "-S", f"/proc/self/fd/{code_fd}"]
-    argv = [*sandbox_prefix(mapped=ready is not None), *engine, str(sock_fd), MARKER, client_token()]
+    argv = [*sandbox_prefix(mapped=ready is not None), *engine, "boot", str(sock_fd), MARKER, client_token()]
     if ready is None:
         return argv
     return [*engine, "userns", str(ready), str(go), "--", *argv]

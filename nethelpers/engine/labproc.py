@@ -200,9 +200,11 @@ def guard_engine():
 
 
 def lab_environment(env):
-    """The environment of lab commands: sbin on PATH (ip, nft live there), and no proxy
-    settings (nothing is reachable past the lab)."""
-    env = dict(os.environ if env is None else env)
+    """The environment of lab commands: sbin on PATH (ip, nft live there), no proxy settings
+    (nothing is reachable past the lab), and none of the engine's own PYTHON* settings."""
+    if env is None:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env = dict(env)
     path = env.get("PATH", "/usr/bin:/bin").split(":")
     env["PATH"] = ":".join(path + [d for d in ("/usr/sbin", "/sbin") if d not in path])  # ip, nft: sbin
     for key in list(env):

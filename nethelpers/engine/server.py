@@ -1,6 +1,6 @@
 """The lab engine: the process that owns a lab's namespaces, as dockerd owns containers'.
 
-It runs inside a sandbox that :mod:`nethelpers.sandbox` starts with ``unshare``: its own user
+It runs (after :mod:`.boot`) inside a sandbox that :mod:`nethelpers.sandbox` starts with ``unshare``: its own user
 namespace (where it is root, and the host's network namespace answers EPERM), its own mount
 namespace (a private tmpfs on ``/run``, so ``/run/netns`` entries never reach the host), its
 own empty network namespace and its own PID namespace (it is PID 1: when it exits, every
@@ -376,9 +376,7 @@ def main(fd):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # two fds a namespace: 1,000 containers need it
     sock = socket.socket(fileno=fd)
     threading.Thread(target=_watch_hangup, args=(sock,), daemon=True).start()
-    os.makedirs("/run", exist_ok=True)
-    mount("tmpfs", "/run", "tmpfs", 0, "mode=755,size=16m")
-    os.makedirs(NETNS_DIR)
+    os.makedirs(NETNS_DIR)  # on the sandbox's own /run, which boot mounted
     _private_resolver()
     engine = Engine(sock)
     try:
