@@ -67,11 +67,28 @@ def test_a_stopped_engine_gives_a_clear_error_at_the_deadline(lab):
     assert lab.exec("c1", "true").ok
 
 
-def test_a_killed_engine_gives_a_clear_error(lab):
-    os.kill(_host_engine_pid(lab), signal.SIGKILL)
+def test_a_killed_engine_gives_a_clear_error_and_leaves_nothing(lab):
+    engine = _host_engine_pid(lab)
+    pidns = os.readlink(f"/proc/{engine}/ns/pid")
+    server = lab.spawn("c1", "sleep infinity")
+    os.kill(engine, signal.SIGKILL)
     with pytest.raises(EngineError, match=r"ended unexpectedly during `exec`.*build the lab again") as info:
         lab.exec("c1", "true")
     assert "sigprocmask" not in str(info.value)
+    left = None
+    for _ in range(1000):  # bounded: the kernel ends a PID namespace's processes when its init dies
+        left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _pidns(pid) == pidns]
+        if not left:
+            break
+        os.sched_yield()
+    assert not left, f"processes left in the killed lab's PID namespace: {left} (the spawned one was {server.pid})"
+
+
+def _pidns(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
 
 
 def test_ctrl_c_in_the_middle_of_a_frame_gives_the_connection_up(lab, monkeypatch):

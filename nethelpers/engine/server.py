@@ -200,6 +200,8 @@ class Engine:
         Gives up after ``timeout`` seconds (killing the command) and as soon as the client
         cancels by writing to the engine's cancel socket.
         """
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 1e9:
+            raise ValueError(f"timeout={timeout!r}: give a finite number of seconds above 0")
         proc = self._popen(ns, argv, env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err, status = communicate(proc, input or b"", timeout, self.sock)
         return {"returncode": proc.returncode, "stdout": out, "stderr": err, "status": status}
