@@ -32,7 +32,9 @@ def attempt(name, action):
 
 
 def syscall(number, *args):
-    result = libc.syscall(number, *args)
+    """syscall(2) with every argument a C long: variadic, so ints alone would be truncated."""
+    args = [arg if isinstance(arg, ctypes.Array) else ctypes.c_long(arg) for arg in args]
+    result = libc.syscall(ctypes.c_long(number), *args)
     if result < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
@@ -71,8 +73,8 @@ def take_fds(pid):
 
 
 def ptrace(pid, request):
-    if libc.ptrace(request, pid, 0, 0) == 0:
-        libc.ptrace(PTRACE_DETACH, pid, 0, 0)  # let it go, so that the test can report
+    if libc.ptrace(ctypes.c_long(request), ctypes.c_long(pid), None, None) == 0:
+        libc.ptrace(ctypes.c_long(PTRACE_DETACH), ctypes.c_long(pid), None, None)  # let it go, so that the test can report
         return f"ptrace {request:#x} attached to pid {pid}"
     return f"held: {os.strerror(ctypes.get_errno())}"
 
@@ -94,7 +96,8 @@ def open_path(path):
 
 def proc_entries(pid):
     paths = [f"/proc/{pid}/{name}" for name in ("mem", "environ", "root/etc", "cwd/", "exe", "ns/net", "ns/user",
-                                                 "ns/mnt", "map_files/", "syscall", "stack")]
+                                                 "ns/mnt", "ns/pid", "map_files/", "syscall", "stack", "maps",
+                                                 "pagemap", "auxv", "fdinfo/3", "personality")]
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
@@ -159,6 +162,41 @@ def kill_engine():
     return "held: signals sent to PID 1 (the test checks the engine still serves)"
 
 
+def fresh_proc():
+    """A procfs mounted anew (the lab's root may mount) gives no more than /proc does."""
+    import subprocess
+    import tempfile
+
+    where = tempfile.mkdtemp()
+    mounted = subprocess.run(["mount", "-t", "proc", "proc", where], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        return f"held: {mounted.stderr.strip()}"
+    try:
+        return open_path(f"{where}/1/environ")
+    finally:
+        subprocess.run(["umount", where])
+
+
+def nsenter_engine():
+    import subprocess
+
+    run = subprocess.run(["nsenter", "-t", "1", "-a", "true"], capture_output=True, text=True)
+    return "entered every namespace of PID 1" if run.returncode == 0 else f"held: {run.stderr.strip()}"
+
+
+def controls():
+    """The same calls on a lab process of our own, where they must work: proof the attempts are real."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "60"], stdin=subprocess.PIPE)
+    try:
+        found = {"pidfd_getfd": take_fds(child.pid), "ptrace": ptrace(child.pid, PTRACE_SEIZE)}
+    finally:
+        child.kill()
+        child.wait()
+    return {name: not outcome.startswith("held") for name, outcome in found.items()}
+
+
 def main():
     for pid in engine_pids():
         attempt(f"pidfd_getfd of pid {pid}'s fds", lambda: take_fds(pid))
@@ -167,9 +205,11 @@ def main():
         attempt(f"process_vm_readv pid {pid}", lambda: vm_read(pid))
         for path in proc_entries(pid):
             attempt(f"open {path}", lambda: open_path(path))
+    attempt("a fresh procfs: /proc/1/environ", fresh_proc)
+    attempt("nsenter -t 1 -a", nsenter_engine)
     attempt("forged frames on every socket", forge_frames)
     attempt("kill the engine", kill_engine)
-    print(json.dumps(results))
+    print(json.dumps({"attempts": results, "controls": controls()}))
 
 
 if __name__ == "__main__":
