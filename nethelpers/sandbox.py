@@ -160,8 +160,14 @@ def _map_root(process, ready, go):
         if not poller.poll(30_000) or os.read(ready, 1) != b"1":
             return  # it failed to start: its error comes with the first request
         for name in ("gid_map", "uid_map"):
-            with open(f"/proc/{process.pid}/{name}", "w") as f:
-                f.write(f"0 {ROOT_RUN_ID} 1\n")
+            try:
+                with open(f"/proc/{process.pid}/{name}", "w") as f:
+                    f.write(f"0 {ROOT_RUN_ID} 1\n")
+            except OSError as e:
+                process.kill()
+                process.wait()
+                raise PrivilegeError(f"could not map the lab's root to uid {ROOT_RUN_ID} ({name}: {e.strerror}); "
+                                     f"{DOCTOR_HINT}") from None
         os.write(go, b"1")
     finally:
         os.close(ready)
@@ -212,6 +218,9 @@ class EngineClient:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             process = _start_engine(theirs.fileno())
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         self._attach(ours, process)

@@ -37,6 +37,7 @@ def _forgeries(path):
         "oversize": _frame(b"{}", length=wire.MAX_FRAME + 1),
         "wrong version": _frame(b"{}", version=wire.VERSION + 1),
         "NaN": _frame(b'{"seq":1,"ok":true,"value":NaN}'),
+        "infinity": _frame(b'{"seq":1,"ok":true,"value":1e999}'),
         "too many fds": _frame(b"{}", fds=wire.MAX_FDS + 1),
         "deep": _frame(b"[" * 100000 + b"]" * 100000),
     }
@@ -141,3 +142,44 @@ def test_infinite_or_negative_timeouts_are_refused_before_anything_runs(one_node
         with pytest.raises(ValueError, match="finite number of seconds"):
             one_node.exec("c1", "sleep 100", timeout=timeout)
     assert "sleep" not in one_node.exec("c1", "ps -e -o comm").stdout
+
+
+def test_mangled_frames_are_plain_data_or_a_frame_error():
+    """Seeded search over damaged frames (flipped bytes, cuts, splices): each one either decodes
+    to plain data or raises FrameError/EOFError; nothing else, and nothing runs."""
+    import random
+
+    rng = random.Random(20261203)
+    good = [_frame(wire.encode(m)) for m in ({"seq": 1, "ok": True, "value": {"stdout": b"x" * 40}},
+                                             {"seq": 2, "request": "exec", "args": {"argv": ["ip", "link"]}})]
+    evil = pickle.dumps(Boom("/nonexistent/nethelpers-never"))
+    for _ in range(3000):
+        data = bytearray(rng.choice(good))
+        for _ in range(rng.randint(1, 4)):
+            if not data:
+                break
+            at = rng.randrange(len(data))
+            kind = rng.random()
+            if kind < 0.5:
+                data[at] = rng.randrange(256)
+            elif kind < 0.7:
+                del data[at:]
+            else:
+                data[at:at] = evil[: rng.randint(1, len(evil))]
+        left, right = socket.socketpair()
+        with left, right:
+            left.sendall(bytes(data[:100000]))
+            left.shutdown(socket.SHUT_WR)
+            try:
+                message, fds = wire.recv(right)
+            except (wire.FrameError, EOFError):
+                continue
+            assert fds == [] and _plain(message), message
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str, bytes))

@@ -54,6 +54,13 @@ def _no_constant(name):
     raise ValueError(f"{name} is not plain data")
 
 
+def _finite(text):
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
 def encode(message):
     """``message`` as a frame's payload (bytes); TypeError/ValueError for what is not plain data."""
     return json.dumps(message, default=_tag, allow_nan=False, separators=(",", ":")).encode()
@@ -62,7 +69,8 @@ def encode(message):
 def decode(payload):
     """The message in a frame's payload; FrameError if it is not plain JSON."""
     try:
-        return json.loads(payload.decode("utf-8"), object_hook=_untag, parse_constant=_no_constant)
+        return json.loads(payload.decode("utf-8"), object_hook=_untag, parse_constant=_no_constant,
+                          parse_float=_finite)
     except (ValueError, RecursionError) as e:
         raise FrameError(f"a frame's payload is not a message of this format ({e})") from None
 
