@@ -65,6 +65,10 @@ CUT_NOTE = ("\n[nethelpers: output cut here: the engine keeps background output 
             "and it was full; write big output to a file in the lab instead]\n")
 
 
+EXEC_CUT_NOTE = ("\n[nethelpers: output cut here: a command's output is kept up to 16 MB a stream; "
+                 "write big output to a file in the lab instead]\n")
+
+
 def _output_text(reply):
     """A background process's output as text, with a note where it was cut."""
     return reply["output"].decode(errors="replace") + (CUT_NOTE if reply["cut"] else "")
@@ -243,9 +247,10 @@ class Lab:
             input = input.encode()
         _check_timeout(timeout)
         reply = self._engine().call("exec", ns=ns, argv=argv, input=input, timeout=timeout, env=env)
+        cut = EXEC_CUT_NOTE if reply["cut"] else ""
         result = Result(
             ns, shlex.join(argv), reply["returncode"],
-            reply["stdout"].decode(errors="replace"), reply["stderr"].decode(errors="replace"),
+            reply["stdout"].decode(errors="replace") + cut, reply["stderr"].decode(errors="replace"),
             reply["status"],
         )
         if result.status == "timeout":

@@ -175,7 +175,7 @@ def _map_root(process, ready, go):
 
 
 # What each request's reply value must look like; anything else is refused (see _shape).
-_EXEC = {"returncode": (int, type(None)), "stdout": bytes, "stderr": bytes, "status": str}
+_EXEC = {"returncode": (int, type(None)), "stdout": bytes, "stderr": bytes, "status": str, "cut": bool}
 _OUTPUT = {"returncode": (int, type(None)), "output": bytes, "cut": bool}
 REPLIES = {
     "hello": {"pid": int, "uid": int, "in_userns": bool, "version": int},

@@ -303,3 +303,11 @@ def test_two_threads_building_one_lab_name_keep_one_engine():
     finally:
         for lab in labs:
             lab.close()
+
+
+def test_a_command_printing_more_than_a_frame_holds_is_cut_and_says_so(lab):
+    result = lab.exec("c1", "head -c 100000000 /dev/zero", timeout=120)
+    assert result.ok
+    assert result.stdout.endswith("output cut here: a command's output is kept up to 16 MB a stream; "
+                                  "write big output to a file in the lab instead]\n")
+    assert lab.exec("c1", "echo still here").stdout == "still here\n"

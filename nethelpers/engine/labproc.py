@@ -10,6 +10,9 @@ from . import wire
 from .kernel import CLONE_NEWNS, MNT_DETACH, MS_RDONLY, MS_REC, MS_SLAVE, check, libc
 
 
+OUTPUT_LIMIT = 16 << 20  # bytes kept of a command's stdout, and of its stderr: a reply fits in one frame
+
+
 class _Pipes:
     """A command's stdin (fed from ``data``), stdout and stderr, in one poll() set.
 
@@ -18,7 +21,7 @@ class _Pipes:
 
     def __init__(self, proc, data, poller):
         self.proc, self.data, self.poller = proc, data, poller
-        self.out, self.err = bytearray(), bytearray()
+        self.out, self.err, self.cut = bytearray(), bytearray(), False
         self.readers = {proc.stdout.fileno(): self.out, proc.stderr.fileno(): self.err}
         self.writer = proc.stdin.fileno() if data else None
         if not data:
@@ -34,7 +37,10 @@ class _Pipes:
         if fd in self.readers:
             chunk = os.read(fd, 65536)
             if chunk:
-                self.readers[fd] += chunk
+                buffer = self.readers[fd]
+                room = OUTPUT_LIMIT - len(buffer)
+                buffer += chunk[:max(room, 0)]
+                self.cut = self.cut or len(chunk) > room  # past the limit: read on, keep nothing
             else:
                 del self.readers[fd]
                 self.poller.unregister(fd)
@@ -56,12 +62,13 @@ class _Pipes:
 
 
 def communicate(proc, data, timeout, client):
-    """Feed stdin, collect stdout/stderr; returns ``(out, err, status)`` by the deadline.
+    """Feed stdin, collect stdout/stderr; returns ``(out, err, status, cut)`` by the deadline.
 
     Waits until the command has exited and its pipes are closed, ``timeout`` seconds at most
     (then its whole process group is killed: status ``"timeout"``), or until the client
     cancels (``"cancelled"``). A command that closed its pipes and kept running is waited for
     through its pidfd, up to the same deadline; only its own group is ever waited for.
+    Output past :data:`OUTPUT_LIMIT` a stream is read and dropped (``cut``).
     """
     deadline = time.monotonic() + timeout
     poller = select.poll()
@@ -76,7 +83,7 @@ def communicate(proc, data, timeout, client):
     kill_group(proc, signal.SIGKILL)  # stragglers of its group too, whatever the status
     pipes.close()
     proc.wait()
-    return bytes(pipes.out), bytes(pipes.err), status
+    return bytes(pipes.out), bytes(pipes.err), status, pipes.cut
 
 
 def _pump(pipes, poller, pidfd, client, deadline):

@@ -203,8 +203,8 @@ class Engine:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 1e9:
             raise ValueError(f"timeout={timeout!r}: give a finite number of seconds above 0")
         proc = self._popen(ns, argv, env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err, status = communicate(proc, input or b"", timeout, self.sock)
-        return {"returncode": proc.returncode, "stdout": out, "stderr": err, "status": status}
+        out, err, status, cut = communicate(proc, input or b"", timeout, self.sock)
+        return {"returncode": proc.returncode, "stdout": out, "stderr": err, "status": status, "cut": cut}
 
     def spawn(self, ns, argv, env=None):
         """Start ``argv`` in the background in ``ns``; its output goes to a log. Returns its pid."""
