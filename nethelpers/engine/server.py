@@ -276,7 +276,11 @@ class Engine:
                 return  # the client hung up, or the stream is not ours to read any more
             wire._close(fds)  # a client never sends file descriptors
             seq, reply, fds = _answer(self, request)
-            wire.send(self.sock, {"seq": seq, **reply}, fds)
+            try:
+                wire.send(self.sock, {"seq": seq, **reply}, fds)
+            except (TypeError, ValueError, wire.FrameError) as e:  # found before a byte is sent
+                wire.send(self.sock, {"seq": seq, "ok": False, "error": "ValueError",
+                                      "message": f"the engine could not send its reply: {e}"})
             for fd in fds:
                 os.close(fd)
 
