@@ -3,7 +3,6 @@
 import os
 import platform
 import shutil
-import subprocess
 
 from .errors import PrivilegeError
 from .sandbox import ROOT_RUN_ID, sandbox_mode, userns_available

@@ -275,11 +275,11 @@ class EngineClient:
             try:
                 _check_reply(reply, method, fds)
             except wire.FrameError as e:
-                wire._close(fds)
+                wire.close_fds(fds)
                 self._give_up(str(e))
             if reply["seq"] == seq:
                 return reply, fds
-            wire._close(fds)  # the late reply of a request that was interrupted
+            wire.close_fds(fds)  # the late reply of a request that was interrupted
 
     def _frame(self, operation, deadline, method, *message):
         """Send or receive one whole frame, or give the connection up: never half a frame."""

@@ -96,7 +96,7 @@ def _pump(pipes, poller, pidfd, client, deadline):
         if client.fileno() in events:  # the client cancels with a frame of its own (or hangs up: EOF)
             try:
                 _, fds = wire.recv(client)
-                wire._close(fds)
+                wire.close_fds(fds)
             except (EOFError, wire.FrameError):
                 os._exit(0)
             return "cancelled"

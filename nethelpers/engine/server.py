@@ -274,7 +274,7 @@ class Engine:
                 request, fds = wire.recv(self.sock)
             except (EOFError, wire.FrameError):
                 return  # the client hung up, or the stream is not ours to read any more
-            wire._close(fds)  # a client never sends file descriptors
+            wire.close_fds(fds)  # a client never sends file descriptors
             seq, reply, fds = _answer(self, request)
             try:
                 wire.send(self.sock, {"seq": seq, **reply}, fds)

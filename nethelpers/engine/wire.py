@@ -112,7 +112,7 @@ def recv(sock):
             raise FrameError(f"a frame announced {count} file descriptors and sent {len(fds)}")
         return decode(_exactly(sock, length)), fds
     except BaseException:
-        _close(fds)
+        close_fds(fds)
         raise
 
 
@@ -141,7 +141,8 @@ def _recv_with_fds(sock, size, fds):
     return data
 
 
-def _close(fds):
+def close_fds(fds):
+    """Close file descriptors received with a frame that nobody will use."""
     for fd in fds:
         try:
             os.close(fd)
