@@ -109,3 +109,14 @@ def test_the_unsafe_root_mode_is_only_there_when_asked(monkeypatch):
         assert lab.exec("c1", "cat /proc/self/uid_map").stdout.split()[:2] == ["0", "0"]
     monkeypatch.delenv("NETHELPERS_UNSAFE_ROOT")
     assert sandbox_mode() == "root"
+
+
+def test_a_labs_tmp_is_its_own(hostile):
+    """Files a lab leaves in /tmp or /dev/shm stay in it: not in the host's, not in another lab's."""
+    name = f"nethelpers-hostile-{os.getpid()}"
+    for shared in ("/tmp", "/dev/shm"):
+        assert hostile.exec("c1", ["sh", "-c", f"echo planted > {shared}/{name}"]).ok
+        assert not os.path.exists(f"{shared}/{name}")
+        assert hostile.exec("c2", ["cat", f"{shared}/{name}"]).stdout == "planted\n"  # one lab, one /tmp
+        with _lab("neighbour", 1) as other:
+            assert not other.exec("c1", ["test", "-e", f"{shared}/{name}"]).ok
