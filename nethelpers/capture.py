@@ -26,13 +26,15 @@ import struct
 import threading
 import time
 
-from .errors import TopologyError
+from .errors import CaptureError, TopologyError
 
 SOL_PACKET, PACKET_STATISTICS = 263, 6
 SO_TIMESTAMPNS, SCM_TIMESTAMPNS = 35, 35
 PKTTYPE = {0: "in", 1: "in", 2: "in", 3: "in", 4: "out"}  # host, broadcast, multicast, otherhost, outgoing
 PKTTYPE_NAME = {0: "host", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "outgoing"}
 DLT_EN10MB = 1
+LIMIT = 200_000  # packets a capture keeps by default: a few hundred MB at most
+SPARE_FDS = 64  # file descriptors a process needs besides its capture sockets
 PCAPNG_DIRECTION = {"in": 1, "out": 2}  # epb_flags bits 0-1
 
 
@@ -136,11 +138,14 @@ class AsyncCapture:
         prn: a function called with each Packet as it arrives.
         stop_filter: a function of a Packet; the capture stops when it returns True.
         offline: a saved capture (pcap or pcapng) to replay instead of a lab.
+        limit: keep at most this many packets (a capture nobody stops has bounded memory);
+            packets past it are counted, per point, in ``overflow`` and in the result's ``drops``.
     """
 
     def __init__(self, lab=None, points=(), filter=None, count=0, timeout=None, promisc=True, prn=None,
-                 stop_filter=None, offline=None):
+                 stop_filter=None, offline=None, limit=LIMIT):
         self.lab, self.filter, self.count, self.timeout = lab, filter, count, timeout
+        self.limit, self.overflow, self._error = limit, {}, None
         self.promisc, self.prn, self.stop_filter, self.offline = promisc, prn, stop_filter, offline
         if offline is None:
             if lab is None:
@@ -167,6 +172,7 @@ class AsyncCapture:
             self.running = True
             self._thread.start()
             return self
+        _make_room_for(len(self.points))
         count, fds = self.lab._engine().call_fds(
             "open_packet_sockets", points=self.points, bpf=self.bpf, promisc=self.promisc
         )
@@ -196,7 +202,13 @@ class AsyncCapture:
         return self.results()
 
     def results(self):
-        return Capture(self.packets, [f"{ns}:{ifname}" for ns, ifname in self.points], self.drops)
+        """The Capture so far; raises CaptureError if the reader failed (with its exception as cause)."""
+        if self._error is not None:
+            raise CaptureError(f"the capture's reader failed: {self._error!r}; packets before it: "
+                               f"{len(self.packets)}") from self._error
+        drops = {point: self.drops.get(point, 0) + self.overflow.get(point, 0)
+                 for point in set(self.drops) | set(self.overflow)}
+        return Capture(self.packets, [f"{ns}:{ifname}" for ns, ifname in self.points], drops, self.overflow)
 
     def __enter__(self):
         if not self.running:
@@ -216,6 +228,20 @@ class AsyncCapture:
         return bool(self.count) and len(self.packets) >= self.count
 
     def _read(self):
+        try:
+            self._read_sockets()
+        except BaseException as e:  # handed to the caller by stop()/join()/results()
+            self._error = e
+
+    def _keep(self, packet):
+        """Keep ``packet`` unless the capture holds ``limit`` already; then count it as dropped."""
+        if self.limit and len(self.packets) >= self.limit:
+            self.overflow[packet.point] = self.overflow.get(packet.point, 0) + 1
+            return False
+        self.packets.append(packet)
+        return True
+
+    def _read_sockets(self):
         names = {sock.fileno(): f"{ns}:{ifname}" for sock, (ns, ifname) in zip(self.socks, self.points)}
         by_fd = {sock.fileno(): sock for sock in self.socks}
         poller = select.poll()
@@ -247,8 +273,7 @@ class AsyncCapture:
                                 stamp = sec + nsec / 1e9
                         pkttype = address[2]
                         packet = Packet(names[fd], stamp, PKTTYPE.get(pkttype, "in"), PKTTYPE_NAME.get(pkttype), raw)
-                        self.packets.append(packet)
-                        if self._done(packet):
+                        if self._keep(packet) and self._done(packet):
                             self._stop.set()
                             deadline = time.monotonic()
         finally:
@@ -270,9 +295,10 @@ class AsyncCapture:
                     continue
                 if self.filter and not _matches(self.bpf, packet.raw):
                     continue
-                self.packets.append(packet)
-                if self._done(packet) or self._stop.is_set():
+                if (self._keep(packet) and self._done(packet)) or self._stop.is_set():
                     break
+        except BaseException as e:
+            self._error = e
         finally:
             self.running = False
 
@@ -308,18 +334,39 @@ def sniff(lab=None, points=(), filter=None, count=0, timeout=None, promisc=True,
     if while_running is not None:
         try:
             while_running()
-        finally:
-            return capture.stop()
+        except BaseException:
+            try:
+                capture.stop(settle=0)  # close the sockets; the caller's exception goes on
+            except CaptureError:
+                pass
+            raise
+        return capture.stop()
     return capture.join()
+
+
+def _make_room_for(count):
+    """Raise this process's soft fd limit if ``count`` more sockets need it; CaptureError if the
+    hard limit is too low, before anything starts."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = len(os.listdir("/proc/self/fd")) + count + SPARE_FDS
+    if needed <= soft:
+        return
+    if hard != resource.RLIM_INFINITY and needed > hard:
+        raise CaptureError(f"a capture at {count} points needs {needed} file descriptors and this process may "
+                           f"open {hard} (ulimit -Hn); capture at fewer points, or raise the limit")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class Capture(list):
     """The packets of a capture, in time order, with ways to look at them."""
 
-    def __init__(self, packets, points=(), drops=None):
+    def __init__(self, packets, points=(), drops=None, overflow=None):
         super().__init__(packets)
         self.points = list(points) or sorted({p.point for p in packets}, key=lambda p: p)
-        self.drops = drops or {}
+        self.drops = drops or {}  # point -> packets lost: by the kernel (buffer full) or past the limit
+        self.overflow = overflow or {}  # point -> packets past the capture's limit
 
     def at(self, point):
         """The packets seen at one point."""
@@ -388,7 +435,8 @@ class Capture(list):
         return cls(list(read_pcap(path)))
 
     def __repr__(self):
-        return f"<Capture: {len(self)} packets at {len(self.points)} points>"
+        lost = sum(self.drops.values())
+        return f"<Capture: {len(self)} packets at {len(self.points)} points" + (f", {lost} dropped>" if lost else ">")
 
     def _repr_html_(self):
         return self.table()._repr_html_()

@@ -2,9 +2,12 @@
 
 A lab lives in its engine's namespaces; nothing of it is ever in the host's network
 namespace or in the host's ``/run/netns``. An engine ends by itself when its client hangs up,
-so this finds nothing in normal use. It looks for this package's engines only (an ``unshare``
-process running ``nethelpers.engine``), of the current user only, and ends those whose
-client process no longer exists (or every one with ``--all``).
+so this finds nothing in normal use; but a copy of the client's socket can outlive the client
+(a worker it forked), and then the engine lives on, under whatever process adopted it (init,
+or a subreaper such as ``systemd --user``). So an engine is known by its command line (an
+``unshare`` running ``nethelpers.engine``, of the current user, or of root runs' lab id), and
+it is orphaned when the client its command line names (``client=PID:START``) is gone, whoever
+its parent is now. ``--all`` ends every one.
 """
 
 import os
@@ -15,32 +18,46 @@ MARKER = b"nethelpers.engine"
 
 def engines():
     """Yield ``(pid, ppid)`` of each engine sandbox (the ``unshare`` process) of this user."""
-    uid = os.getuid()
+    for pid, ppid, _ in _engines():
+        yield pid, ppid
+
+
+def _engines():
+    from .sandbox import ROOT_RUN_ID
+
+    uids = {os.getuid(), ROOT_RUN_ID} if os.getuid() == 0 else {os.getuid()}  # root runs' engines are that id's
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
-            if os.stat(f"/proc/{entry}").st_uid != uid:
+            if os.stat(f"/proc/{entry}").st_uid not in uids:
                 continue
             with open(f"/proc/{entry}/stat") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
         if argv and os.path.basename(argv[0]) == b"unshare" and MARKER in argv:
-            yield int(entry), ppid
+            yield int(entry), ppid, argv
 
 
-def orphaned(pid, ppid):
-    return ppid == 1 or not os.path.exists(f"/proc/{ppid}")
+def orphaned(pid, ppid, argv=()):
+    """True if the engine ``pid`` has lost its client (see the module's docstring)."""
+    from .sandbox import process_start
+
+    for arg in argv:
+        if arg.startswith(b"client="):
+            client, _, start = arg[len(b"client="):].decode().partition(":")
+            return str(process_start(int(client))) != start
+    return ppid == 1 or not os.path.exists(f"/proc/{ppid}")  # an engine of an older version
 
 
 def clean(all_engines=False):
     """End orphaned engines (all of this user's with ``all_engines``); returns the pids ended."""
     ended = []
-    for pid, ppid in list(engines()):
-        if all_engines or orphaned(pid, ppid):
+    for pid, ppid, argv in list(_engines()):
+        if all_engines or orphaned(pid, ppid, argv):
             try:
                 os.kill(pid, signal.SIGKILL)  # --kill-child takes the engine, PID 1 of its lab
                 ended.append(pid)

@@ -304,7 +304,7 @@ def from_dump(dump):
     # veth peers: IFLA_LINK is an index in the namespace IFLA_LINK_NETNSID names, as seen from
     # this namespace (nsids are per namespace: node1's 0 is not c1's 0); no nsid: the same one.
     for ns, data in dump.items():
-        nsids = data.get("nsids", {})
+        nsids = {int(nsid): name for nsid, name in data.get("nsids", {}).items()}  # JSON keys are strings
         for link in data.get("links", []):
             if link.get("kind") != "veth" or link.get("peer_index") is None:
                 continue

@@ -3,9 +3,9 @@
 import os
 import platform
 import shutil
-import subprocess
 
-from .sandbox import userns_available
+from .errors import PrivilegeError
+from .sandbox import ROOT_RUN_ID, sandbox_mode, userns_available
 from .state import Table
 
 TOOLS = {
@@ -64,9 +64,11 @@ def checks():
         rows[-1]["result"] = "note"
     mode = "rootless sandbox" if userns else ("root sandbox (no user namespace)" if root else "none")
     row("lab sandbox", userns or root, mode, "you need root or user namespaces; see above")
+    if userns or root:
+        rows.append(_lab_root_row())
     for tool, (package, needed) in TOOLS.items():
         path = shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-        row(f"tool {tool}", bool(path) or (None if not needed and not path else True),
+        row(f"tool {tool}", bool(path) if needed else (True if path else None),
             path or f"not found ({'needed' if needed else 'optional'})", f"apt-get install {package}")
         if not path and not needed:
             rows[-1]["result"] = "optional"
@@ -74,6 +76,26 @@ def checks():
     if userns or root:
         rows += _kernel_rows()
     return Table("nethelpers doctor", ["check", "result", "detail", "what to do"], rows)
+
+
+UNSAFE_TODO = "unset NETHELPERS_UNSAFE_ROOT and NETHELPERS_USERNS (and enable user namespaces, see above)"
+
+
+def _lab_root_row():
+    """Who a lab's root is on the host: the one row that says whether lab code is contained."""
+    try:
+        mode = sandbox_mode()
+    except PrivilegeError as e:
+        return {"check": "lab root on the host", "result": "MISSING", "detail": str(e), "what to do": "see above"}
+    detail = {
+        "rootless": f"uid {os.geteuid()} (you): lab code has your rights, no more",
+        "root": f"uid {ROOT_RUN_ID}, an id no account has: lab code cannot read /etc/shadow or write /etc",
+        "unsafe root": "UNSAFE (NETHELPERS_UNSAFE_ROOT=1): the host's root; lab code can change host files",
+        "root without user namespace": "UNSAFE (no user namespace): the host's root; isolation by discipline only",
+    }[mode]
+    unsafe = mode in ("unsafe root", "root without user namespace")
+    return {"check": "lab root on the host", "result": "UNSAFE" if unsafe else "ok", "detail": detail,
+            "what to do": UNSAFE_TODO if unsafe else ""}
 
 
 def _kernel_rows():

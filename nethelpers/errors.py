@@ -77,6 +77,10 @@ class CommandError(NetHelpersError, RuntimeError):
         )
 
 
+class CaptureError(NetHelpersError, RuntimeError):
+    """A capture could not start, or its reader failed; the message says why and what to do."""
+
+
 def checked_call(function):
     """Decorate a public function so that a call with a missing, extra or unknown argument
     raises a :class:`UsageError` naming it and listing the arguments the function takes."""

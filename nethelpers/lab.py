@@ -29,6 +29,15 @@ from .topology import Topology
 
 _live = weakref.WeakValueDictionary()  # lab name -> the Lab built under it in this process
 _live_lock = threading.Lock()
+_name_locks = weakref.WeakValueDictionary()  # lab name -> the lock its builds take
+
+
+def _name_lock(name):
+    with _live_lock:
+        lock = _name_locks.get(name)
+        if lock is None:
+            lock = _name_locks[name] = threading.RLock()
+        return lock
 
 
 @dataclass
@@ -51,6 +60,19 @@ class Result:
 
     def _repr_pretty_(self, printer, cycle):
         printer.text(str(self))
+
+
+CUT_NOTE = ("\n[nethelpers: output cut here: the engine keeps background output in 16 MB of memory, "
+            "and it was full; write big output to a file in the lab instead]\n")
+
+
+EXEC_CUT_NOTE = ("\n[nethelpers: output cut here: a command's output is kept up to 16 MB a stream; "
+                 "write big output to a file in the lab instead]\n")
+
+
+def _output_text(reply):
+    """A background process's output as text, with a note where it was cut."""
+    return reply["output"].decode(errors="replace") + (CUT_NOTE if reply["cut"] else "")
 
 
 class Process:
@@ -77,14 +99,14 @@ class Process:
         """Everything it printed so far (stdout and stderr together)."""
         if self._output is not None:
             return self._output
-        return self.lab._engine().call("poll", pid=self.pid)["output"].decode(errors="replace")
+        return _output_text(self.lab._engine().call("poll", pid=self.pid))
 
     def stop(self):
         """Stop it (SIGTERM, then SIGKILL) and return what it printed."""
         if self._output is None:
             reply = self.lab._engine().call("stop", pid=self.pid)
             self.returncode = reply["returncode"]
-            self._output = reply["output"].decode(errors="replace")
+            self._output = _output_text(reply)
         return self._output
 
     def __enter__(self):
@@ -226,20 +248,21 @@ class Lab:
         """Build the lab from scratch. Builds again if it exists; replaces a same-named lab
         of this process. On failure nothing is left behind, and the error names the step."""
         resolved = self.topology.resolve()  # raises TopologyError before the kernel is touched
-        with _live_lock:
-            previous = _live.get(self.topology.name)
+        with _name_lock(self.topology.name):  # two threads building one name: one after the other
+            with _live_lock:
+                previous = _live.get(self.topology.name)
+                _live[self.topology.name] = self
             if previous is not None and previous is not self:
                 previous.close()
-            _live[self.topology.name] = self
-        self.close()
-        client = EngineClient()
-        steps = [(s.op, s.ns, s.args, s.command()) for s in resolved.steps]
-        try:
-            client.call("build", steps=steps)
-        except BaseException:
-            client.close()
-            raise
-        self._client, self.resolved = client, resolved
+            self.close()
+            client = EngineClient()
+            steps = [(s.op, s.ns, s.args, s.command()) for s in resolved.steps]
+            try:
+                client.call("build", steps=steps)
+            except BaseException:
+                client.close()
+                raise
+            self._client, self.resolved = client, resolved
         if self.settles:
             self.settle()
         return self
@@ -271,6 +294,8 @@ class Lab:
         self.close()
 
     def _engine(self):
+        if self._client is not None and self._client.broken:
+            raise EngineError(f"lab {self.topology.name!r}: {self._client.broken}")
         if self.closed:
             raise EngineError(f"lab {self.topology.name!r} is not built; call build() first")
         return self._client
@@ -330,9 +355,10 @@ class Lab:
         if isinstance(input, str):
             input = input.encode()
         reply = self._engine().call("exec", ns=ns, argv=argv, input=input, timeout=timeout, env=env)
+        cut = EXEC_CUT_NOTE if reply["cut"] else ""
         result = Result(
             ns, shlex.join(argv), reply["returncode"],
-            reply["stdout"].decode(errors="replace"), reply["stderr"].decode(errors="replace"),
+            reply["stdout"].decode(errors="replace") + cut, reply["stderr"].decode(errors="replace"),
             reply["status"],
         )
         if result.status == "timeout":

@@ -161,10 +161,29 @@ def find_engine(host=None, init_pid=None):
     return engine
 
 
+READ_OPTIONS = {"-j", "-d", "-4", "-6", "-s"}  # JSON, details, families, statistics: nothing that writes
+
+
+def check_read_only(command):
+    """Refuse (ValueError) any command but the read-only forms the x-ray uses: ``ip``/``bridge``
+    OBJECT ``show``, ``nft list``, ``sysctl -n KEY``. A real check, kept under ``python -O``."""
+    words = [word for word in command[1:] if not word.startswith("-")]
+    tool = command[0] if command else None
+    options = [word for word in command[1:] if word.startswith("-")]
+    if tool != "sysctl" and not set(options) <= READ_OPTIONS:
+        raise ValueError(f"the x-ray only reads: `{' '.join(command)}` has options beyond {sorted(READ_OPTIONS)}")
+    if tool in ("ip", "bridge") and len(words) >= 2 and words[1] in ("show", "list"):
+        return
+    if tool == "nft" and words[:1] == ["list"]:
+        return
+    if tool == "sysctl" and command[1:2] == ["-n"] and len(command) == 3 and "=" not in command[2]:
+        return
+    raise ValueError(f"the x-ray only reads: `{' '.join(command)}` is not one of its read-only commands")
+
+
 def _read(netns, command):
     """Run a read-only ``ip``/``bridge``/``nft`` command in ``netns``; return its parsed JSON."""
-    assert (command[0] in ("ip", "bridge", "nft") and ("show" in command or "list" in command)
-            or command[:2] == ["sysctl", "-n"]), command
+    check_read_only(command)
     result = subprocess.run([_tool("nsenter"), f"--net={netns}", _tool(command[0]), *command[1:]],
                             capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
@@ -282,7 +301,8 @@ class _Namespaces:
 
         from .engine import packet_socket, setns
 
-        assert method == "open_packet_sockets", method
+        if method != "open_packet_sockets":
+            raise ValueError(f"the x-ray opens capture sockets and does nothing else; refused: {method}")
         socks, failure = [], []
 
         def open_all():

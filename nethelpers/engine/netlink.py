@@ -4,7 +4,8 @@ A :class:`Rtnl` is a NETLINK_ROUTE socket bound, for its whole life, to the netw
 it was opened in. Each method sends one request and waits for the kernel's acknowledgement
 (the kernel handles rtnetlink requests synchronously, so the ack is already queued when
 ``send`` returns); a refusal raises :class:`NetlinkError` with the kernel's own message.
-Reading state back is left to ``ip -j`` and pyroute2: this module only writes.
+It also reads back what ``discover`` needs (links, addresses, nsids), with the standard
+library only: the engine imports nothing else.
 
 Message layouts follow ``include/uapi/linux/rtnetlink.h`` and ``if_link.h``.
 """
@@ -24,7 +25,9 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE, NLM_F_APPEND = 0x1, 0x4, 0x2
 NLM_F_ACK_TLVS = 0x200
 NLMSGERR_ATTR_MSG = 1
 
-RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH = 16, 18, 20, 24, 28
+RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR, RTM_NEWROUTE, RTM_NEWNEIGH = 16, 18, 20, 22, 24, 28
+RTM_GETNSID, NETNSA_NSID, NETNSA_FD = 90, 1, 3
+IFLA_LINK, IFLA_LINK_NETNSID = 5, 37
 NLMSG_DONE, NLM_F_DUMP = 3, 0x300
 IFLA_OPERSTATE, IFLA_CARRIER = 16, 33
 IF_OPER_UNKNOWN, IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN, IF_OPER_UP = 0, 2, 5, 6
@@ -88,9 +91,10 @@ def _ifinfo(index=0, up=False, family=0):
 class Rtnl:
     """A route netlink socket in the namespace current when it was made.
 
-    ``index`` maps interface names this socket created to their index, so later requests
-    can name them without asking the kernel; ``next_index`` is the index the next created
-    interface gets (a fresh namespace has only ``lo``, index 1).
+    ``index`` maps interface names to their index, so later requests can name them without
+    asking the kernel; ``next_index`` is the index the next created interface gets. Both start
+    from what the namespace holds when the socket is made: a fresh namespace has ``lo``, and
+    also fallback tunnels (tunl0, sit0, gre0...) wherever their modules are loaded.
     """
 
     def __init__(self):
@@ -99,8 +103,16 @@ class Rtnl:
         self.sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
         self.sock.bind((0, 0))
         self.seq = 0
-        self.index = {"lo": 1}
-        self.next_index = 2
+        self.index = self._existing()
+        self.next_index = max(self.index.values(), default=1) + 1
+
+    def _existing(self):
+        """``{name: index}`` of the interfaces already here."""
+        found = {}
+        for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()):
+            if mtype == RTM_NEWLINK:
+                found[_text(_attrs(msg, 32).get(IFLA_IFNAME))] = struct.unpack_from("i", msg, 20)[0]
+        return found
 
     def close(self):
         self.sock.close()
@@ -206,40 +218,138 @@ class Rtnl:
         body += _mac(NDA_LLADDR, mac) + (_ip(NDA_DST, dst) if dst else b"")
         self.request(RTM_NEWNEIGH, body, flags=NLM_F_CREATE | NLM_F_APPEND)
 
-    def link_states(self):
-        """``{name: (admin up, carrier, operstate)}`` for every interface (one dump)."""
+    def dump(self, kind, body):
+        """Yield ``(type, message bytes)`` of a dump request's answer, until NLMSG_DONE."""
         self.seq += 1
-        body = _ifinfo()
-        self.sock.send(struct.pack("IHHII", 16 + len(body), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0) + body)
-        states = {}
+        self.sock.send(struct.pack("IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0) + body)
         while True:
             data = self.sock.recv(1 << 16)
             offset = 0
-            while offset < len(data):
+            while offset + 16 <= len(data):
                 length, mtype = struct.unpack_from("IH", data, offset)
+                if length < 16:
+                    raise NetlinkError(71, "a netlink message shorter than its header")  # EPROTO
                 if mtype == NLMSG_DONE:
-                    return states
+                    return
                 if mtype == NLMSG_ERROR:
                     (code,) = struct.unpack_from("i", data, offset + 16)
                     raise NetlinkError(-code, os.strerror(-code))
-                if mtype == RTM_NEWLINK:
-                    flags = struct.unpack_from("I", data, offset + 24)[0]
-                    name, carrier, oper = None, None, None
-                    at = offset + 32
-                    while at + 4 <= offset + length:
-                        alen, kind = struct.unpack_from("HH", data, at)
-                        if alen < 4:
-                            break
-                        if kind == IFLA_IFNAME:
-                            name = data[at + 4:at + alen].rstrip(b"\0").decode()
-                        elif kind == IFLA_OPERSTATE:
-                            oper = data[at + 4]
-                        elif kind == IFLA_CARRIER:
-                            carrier = data[at + 4]
-                        at += (alen + 3) & ~3
-                    states[name] = (bool(flags & IFF_UP), bool(carrier), oper)
+                yield mtype, data[offset:offset + length]
                 offset += (length + 3) & ~3
 
+    def link_states(self):
+        """``{name: (admin up, carrier, operstate)}`` for every interface (one dump)."""
+        states = {}
+        for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()):
+            if mtype == RTM_NEWLINK:
+                flags = struct.unpack_from("I", msg, 24)[0]
+                attrs = _attrs(msg, 32)
+                carrier, oper = attrs.get(IFLA_CARRIER, b"\0"), attrs.get(IFLA_OPERSTATE, b"\0")
+                states[_text(attrs.get(IFLA_IFNAME))] = (bool(flags & IFF_UP), bool(carrier[0]), oper[0])
+        return states
+
+    def links(self):
+        """Every interface here, as records of plain data (see :func:`_link_record`)."""
+        return [_link_record(msg) for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()) if mtype == RTM_NEWLINK]
+
+    def addresses(self):
+        """``[{"index", "address": "a.b.c.d/len"}]``: the IPv4 addresses here."""
+        found = []
+        for mtype, msg in self.dump(RTM_GETADDR, struct.pack("BBBBI", socket.AF_INET, 0, 0, 0, 0)):
+            if mtype == RTM_NEWADDR:
+                _, prefixlen, _, _, index = struct.unpack_from("BBBBI", msg, 16)
+                address = _attrs(msg, 24).get(IFA_ADDRESS)
+                if address and len(address) == 4:
+                    found.append({"index": index, "address": f"{socket.inet_ntoa(address)}/{prefixlen}"})
+        return found
+
+    def netnsid(self, nsfd):
+        """The id this namespace gives the namespace of ``nsfd``, or None if it gave none."""
+        self.seq += 1
+        body = struct.pack("Bxxx", socket.AF_UNSPEC) + _u32(NETNSA_FD, nsfd)
+        self.sock.send(struct.pack("IHHII", 16 + len(body), RTM_GETNSID, NLM_F_REQUEST, self.seq, 0) + body)
+        while True:
+            data = self.sock.recv(1 << 16)
+            length, mtype, _, seq = struct.unpack_from("IHHI", data)
+            if seq != self.seq:
+                continue
+            if mtype == NLMSG_ERROR:
+                (code,) = struct.unpack_from("i", data, 16)
+                raise NetlinkError(-code, os.strerror(-code))
+            nsid = _attrs(data[:length], 20).get(NETNSA_NSID)
+            value = struct.unpack("i", nsid)[0] if nsid and len(nsid) == 4 else -1
+            return value if value >= 0 else None
+
+
+def dump_namespace(rtnl, others):
+    """Links, IPv4 addresses, and the nsids that name ``others`` (``{name: nsfd}``) where the
+    links point at them: what ``discover`` reads. Plain data only."""
+    links = rtnl.links()
+    wanted = {link["peer_nsid"] for link in links if link["peer_nsid"] is not None}
+    nsids = {}
+    for name, fd in others.items():
+        if not wanted - set(map(int, nsids)):
+            break  # every nsid a link names is known
+        nsid = rtnl.netnsid(fd)
+        if nsid is not None:
+            nsids[str(nsid)] = name
+    return {"links": links, "addresses": rtnl.addresses(), "nsids": nsids}
+
+
+OPERSTATES = ["UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"]
+
+
+def _attrs(data, offset, end=None):
+    """``{type: payload}`` of the attributes in ``data[offset:end]`` (nested flag dropped)."""
+    end = len(data) if end is None else end
+    found = {}
+    while offset + 4 <= end:
+        alen, kind = struct.unpack_from("HH", data, offset)
+        if alen < 4 or offset + alen > end:
+            break
+        found[kind & 0x3FFF] = data[offset + 4:offset + alen]
+        offset += (alen + 3) & ~3
+    return found
+
+
+def _text(value):
+    return value.split(b"\0", 1)[0].decode(errors="replace") if value is not None else None
+
+
+def _u32_of(value, fmt="I"):
+    return struct.unpack(fmt, value[:struct.calcsize(fmt)])[0] if value is not None else None
+
+
+def _link_record(msg):
+    """One RTM_NEWLINK message as the record ``discover`` reads."""
+    index = struct.unpack_from("i", msg, 20)[0]
+    attrs = _attrs(msg, 32)
+    info = _attrs(attrs.get(IFLA_LINKINFO, b""), 0)
+    kind = _text(info.get(IFLA_INFO_KIND))
+    mac = attrs.get(IFLA_ADDRESS)
+    oper = attrs.get(IFLA_OPERSTATE)
+    record = {
+        "index": index, "name": _text(attrs.get(IFLA_IFNAME)), "kind": kind,
+        "mac": ":".join(f"{b:02x}" for b in mac) if mac is not None else None,
+        "mtu": _u32_of(attrs.get(IFLA_MTU)), "master": _u32_of(attrs.get(IFLA_MASTER)),
+        "peer_index": _u32_of(attrs.get(IFLA_LINK)), "peer_nsid": _u32_of(attrs.get(IFLA_LINK_NETNSID), "i"),
+        "state": OPERSTATES[oper[0]] if oper and oper[0] < len(OPERSTATES) else None,
+    }
+    if kind == "vxlan" and IFLA_INFO_DATA in info:
+        record["vxlan"] = _vxlan_record(_attrs(info[IFLA_INFO_DATA], 0))
+    return record
+
+
+def _vxlan_record(data):
+    def ip(kind):
+        return socket.inet_ntoa(data[kind]) if len(data.get(kind, b"")) == 4 else None
+
+    learning = data.get(IFLA_VXLAN_LEARNING)
+    return {
+        "vni": _u32_of(data.get(IFLA_VXLAN_ID)), "port": _u32_of(data.get(IFLA_VXLAN_PORT), "!H"),
+        "local": ip(IFLA_VXLAN_LOCAL), "remote": ip(IFLA_VXLAN_GROUP), "dev": _u32_of(data.get(IFLA_VXLAN_LINK)),
+        "learning": learning[0] if learning else None,
+    }
 
 
 def _ext_message(data, length, flags):

@@ -1,0 +1,392 @@
+"""The lab engine: the process that owns a lab's namespaces, as dockerd owns containers'.
+
+It runs (after :mod:`.boot`) inside a sandbox that :mod:`nethelpers.sandbox` starts with ``unshare``: its own user
+namespace (where it is root, and the host's network namespace answers EPERM), its own mount
+namespace (a private tmpfs on ``/run``, so ``/run/netns`` entries never reach the host), its
+own empty network namespace and its own PID namespace (it is PID 1: when it exits, every
+process it started dies with it, and so every lab namespace is freed).
+
+It serves one client over a Unix stream socket, one request at a time, and exits as soon as
+the client hangs up, whatever it is doing. Requests are ``{seq, request, args}``, and only
+those in :data:`REQUESTS`; replies are ``{seq, ok, value}`` or ``{seq, ok, error, message}``,
+plus file descriptors for capture sockets. Messages are plain data framed by
+:mod:`.wire`. This package imports only the standard library: it is
+the other side of the trust boundary, and runs from a copy of itself (see ``sandbox``).
+"""
+
+import inspect
+import os
+import resource
+import select
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from . import wire
+from .kernel import LOG_DIR, MS_BIND, NETNS_DIR, mount, setns, unshare_net
+from .labproc import communicate, guard_engine, kill_group, lab_child, lab_environment, reap_orphans
+from .netlink import NetlinkError, Rtnl, dump_namespace
+from .packet import packet_socket
+
+
+class StepError(Exception):
+    """A build step failed: carries the step's command and the kernel's message."""
+
+
+class Engine:
+    def __init__(self, sock):
+        self.sock = sock
+        self.base = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        self.current = None  # the namespace the main thread is in; None for the engine's own
+        self.namespaces = {}  # name -> (fd, Rtnl)
+        self.processes = {}  # pid -> (Popen, namespace, argv, log path)
+        self.cut = set()  # logs that may have lost output: /run was full while they ran
+
+    # --- namespaces -----------------------------------------------------------------------
+
+    def enter(self, name):
+        if name == self.current:
+            return
+        setns(self.base if name is None else self.namespaces[name][0])
+        self.current = name
+
+    def create_namespace(self, name):
+        path = f"{NETNS_DIR}/{name}"
+        unshare_net()
+        self.current = "?"
+        try:
+            fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDONLY, 0o444))
+            mount("/proc/thread-self/ns/net", path, None, MS_BIND)
+            self.namespaces[name] = (fd, Rtnl())
+            self.current = name
+        finally:
+            if self.current != name:
+                self.enter(None)
+
+    # --- requests -------------------------------------------------------------------------
+
+    def hello(self, version):
+        if version != wire.VERSION:
+            raise ValueError(f"the client speaks format version {version}, this engine {wire.VERSION}")
+        return {"pid": os.getpid(), "uid": os.getuid(), "in_userns": _in_userns(), "version": wire.VERSION}
+
+    def build(self, steps):
+        """Carry out build steps ``(op, ns, args, command)`` in order; stop at the first failure."""
+        timing = {}
+        for op, ns, args, command in steps:
+            if op not in STEPS:
+                raise StepError(f"`{command}`: no such build step {op!r}")
+            started = time.perf_counter()
+            try:
+                STEPS[op](self, ns, **args)
+                total, count = timing.get(op, (0.0, 0))
+                timing[op] = (total + time.perf_counter() - started, count + 1)
+            except (OSError, subprocess.SubprocessError, StepError, TypeError) as e:
+                detail = e.strerror if isinstance(e, NetlinkError) else str(e)
+                raise StepError(f"`{command}` failed: {detail}") from None
+        self.enter(None)
+        return timing
+
+    def _step_netns(self, ns):
+        self.create_namespace(ns)
+
+    def _step_sysctl(self, ns, key, value):
+        self.enter(ns)
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(value)
+
+    def _rtnl(self, ns):
+        return self.namespaces[ns][1]
+
+    def _step_up(self, ns, dev):
+        self._rtnl(ns).link_up(dev)
+
+    def _step_bridge(self, ns, name, mac, mtu, ageing):
+        self._rtnl(ns).bridge(name, mac, mtu, ageing)
+
+    def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
+        fd, peer_rtnl = self.namespaces[peer_ns]
+        self._rtnl(ns).veth(name, peer, peer_rtnl, fd, mac, peer_mac, mtu, master, up)
+
+    def _step_addr(self, ns, dev, address):
+        self._rtnl(ns).addr(dev, address)
+
+    def _step_route(self, ns, to, via, dev, onlink):
+        self._rtnl(ns).route(to, via, dev, onlink)
+
+    def _step_vxlan(self, ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
+        rtnl = self._rtnl(ns)
+        rtnl.vxlan(name, vni, dstport, local, remote, dev, learning, mac, mtu)
+        if master:
+            rtnl.set_master(name, master)
+
+    def _step_fdb(self, ns, dev, mac, dst):
+        self._rtnl(ns).fdb(dev, mac, dst)
+
+    def _step_neigh(self, ns, dev, address, mac):
+        self._rtnl(ns).neigh(dev, address, mac)
+
+    def _step_nft(self, ns, rules):
+        result = self.exec(ns, ["nft", "-f", "-"], input=rules.encode(), timeout=30)
+        if result["returncode"] != 0:
+            raise StepError(result["stderr"].decode(errors="replace").strip())
+
+    def _step_process(self, ns, argv, name):
+        self.spawn(ns, argv)
+
+    def open_packet_sockets(self, points, bpf=None, promisc=True, rcvbuf=4 << 20):
+        """Open one capture (or send) socket per ``(namespace, interface)``; pass them back.
+
+        The sockets are ready when this returns: whatever crosses those interfaces from then
+        on waits in their buffers until the client reads it.
+        """
+        socks = []
+        try:
+            for ns, ifname in points:
+                if ns not in self.namespaces:
+                    raise KeyError(f"no namespace {ns!r} in this lab")
+                self.enter(ns)
+                try:
+                    socks.append(packet_socket(ifname, bpf, promisc, rcvbuf))
+                except OSError as e:
+                    raise OSError(e.errno, f"{ns}:{ifname}: {e.strerror}") from None
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        finally:
+            self.enter(None)
+        return wire.WithFds(len(socks), [sock.detach() for sock in socks])
+
+    def netlink_dump(self, namespaces=None):
+        """Links and addresses of each namespace, read through netlink."""
+        fds = {name: fd for name, (fd, _) in self.namespaces.items()}
+        return {ns: dump_namespace(self.namespaces[ns][1], {o: fd for o, fd in fds.items() if o != ns})
+                for ns in namespaces or list(self.namespaces)}
+
+    def settle(self, timeout=2.0):
+        """Wait until every interface's operational state agrees with its carrier.
+
+        The kernel sets a carrier at once but reports the state `ip` prints (UP, DOWN, and a
+        route's `linkdown`) through its link watcher, up to a second later for a bridge.
+        Returns the seconds waited; interfaces still changing at the timeout are left so.
+        """
+        from .netlink import IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN, IF_OPER_UNKNOWN, IF_OPER_UP
+
+        started = time.monotonic()
+        pending = list(self.namespaces)
+        while pending and time.monotonic() - started < timeout:
+            still = []
+            for ns in pending:
+                for up, carrier, oper in self.namespaces[ns][1].link_states().values():
+                    if up and ((carrier and oper not in (IF_OPER_UP, IF_OPER_UNKNOWN))
+                               or (not carrier and oper not in (IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN))):
+                        still.append(ns)
+                        break
+            pending = still
+            if pending:
+                time.sleep(0.02)
+        return time.monotonic() - started
+
+    def cancel(self):
+        """A cancel that arrived after its request had ended: nothing left to stop."""
+
+    def exec(self, ns, argv, input=None, timeout=60.0, env=None):
+        """Run ``argv`` in namespace ``ns``; return its status and output.
+
+        Gives up after ``timeout`` seconds (killing the command) and as soon as the client
+        cancels by writing to the engine's cancel socket.
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 1e9:
+            raise ValueError(f"timeout={timeout!r}: give a finite number of seconds above 0")
+        proc = self._popen(ns, argv, env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err, status, cut = communicate(proc, input or b"", timeout, self.sock)
+        return {"returncode": proc.returncode, "stdout": out, "stderr": err, "status": status, "cut": cut}
+
+    def spawn(self, ns, argv, env=None):
+        """Start ``argv`` in the background in ``ns``; its output goes to a log. Returns its pid."""
+        os.makedirs(LOG_DIR, exist_ok=True)
+        log = f"{LOG_DIR}/{len(self.processes)}-{time.monotonic_ns()}.log"
+        try:
+            with open(log, "wb") as f:
+                proc = self._popen(ns, argv, env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+        except BaseException:
+            os.unlink(log)  # a spawn that failed leaves nothing behind
+            raise
+        self.processes[proc.pid] = (proc, ns, argv, log)
+        return proc.pid
+
+    def _output(self, log):
+        """A log's content, and whether it was cut (the engine's /run filled up while it ran)."""
+        if os.statvfs(LOG_DIR).f_bavail == 0:
+            self.cut.update(entry[3] for entry in self.processes.values())
+        with open(log, "rb") as f:
+            return f.read(), log in self.cut
+
+    def poll(self, pid):
+        proc, ns, argv, log = self.processes[pid]
+        output, cut = self._output(log)
+        return {"returncode": proc.poll(), "output": output, "cut": cut}
+
+    def stop(self, pid, grace=2.0):
+        """Stop a background process (SIGTERM, then SIGKILL after ``grace`` s); return its output."""
+        proc, ns, argv, log = self.processes[pid]
+        if proc.poll() is None:
+            kill_group(proc, signal.SIGTERM if grace else signal.SIGKILL)
+            try:
+                proc.wait(grace or 5)
+            except subprocess.TimeoutExpired:
+                kill_group(proc, signal.SIGKILL)
+                proc.wait()
+        output, cut = self._output(log)
+        del self.processes[pid]
+        self.cut.discard(log)
+        os.unlink(log)
+        return {"returncode": proc.returncode, "output": output, "cut": cut}
+
+    def _popen(self, ns, argv, env, **streams):
+        if ns not in self.namespaces:
+            raise KeyError(f"no namespace {ns!r} in this lab")
+        self.enter(ns)
+        try:
+            return subprocess.Popen(argv, env=lab_environment(env), start_new_session=True,
+                                    preexec_fn=lab_child, **streams)
+        finally:
+            self.enter(None)
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def serve(self):
+        wakeup = _child_signals()
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        poller.register(wakeup, select.POLLIN)
+        while True:
+            ready = dict(poller.poll())
+            _drain(wakeup)
+            reap_orphans(self.processes)  # whenever a child ended, and before every request
+            if self.sock.fileno() not in ready:
+                continue
+            try:
+                request, fds = wire.recv(self.sock)
+            except (EOFError, wire.FrameError):
+                return  # the client hung up, or the stream is not ours to read any more
+            wire.close_fds(fds)  # a client never sends file descriptors
+            seq, reply, fds = _answer(self, request)
+            try:
+                wire.send(self.sock, {"seq": seq, **reply}, fds)
+            except (TypeError, ValueError, wire.FrameError) as e:  # found before a byte is sent
+                wire.send(self.sock, {"seq": seq, "ok": False, "error": "ValueError",
+                                      "message": f"the engine could not send its reply: {e}"})
+            for fd in fds:
+                os.close(fd)
+
+
+def _child_signals():
+    """A pipe that becomes readable when a child ends (SIGCHLD), for the serve loop's poll()."""
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    return read
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+STEPS = {op[len("_step_"):]: getattr(Engine, op) for op in vars(Engine) if op.startswith("_step_")}
+
+# The requests a client may make: this table, nothing else (no lookup by name on the engine).
+REQUESTS = {
+    "hello": Engine.hello, "build": Engine.build, "open_packet_sockets": Engine.open_packet_sockets,
+    "netlink_dump": Engine.netlink_dump, "settle": Engine.settle, "cancel": Engine.cancel,
+    "exec": Engine.exec, "spawn": Engine.spawn, "poll": Engine.poll, "stop": Engine.stop,
+}
+
+
+def _answer(engine, request):
+    """Carry out one request; returns ``(seq, reply, fds)``. Errors become replies."""
+    seq = request.get("seq") if isinstance(request, dict) else None
+    try:
+        handler, args = _parse(request)
+        value = handler(engine, **args)
+        fds = []
+        if isinstance(value, wire.WithFds):
+            value, fds = value.value, value.fds
+        return seq, {"ok": True, "value": value}, fds
+    except Exception as e:  # reported to the client, which raises it there
+        return seq, {"ok": False, "error": type(e).__name__, "message": str(e)}, []
+
+
+def _parse(request):
+    if not (isinstance(request, dict) and set(request) == {"seq", "request", "args"}
+            and isinstance(request["seq"], int) and isinstance(request["args"], dict)):
+        raise ValueError(f"a request must be {{seq, request, args}}, not {str(request)[:200]}")
+    handler = REQUESTS.get(request["request"])
+    if handler is None:
+        raise ValueError(f"no such request: {str(request['request'])[:100]}; known: {', '.join(REQUESTS)}")
+    try:
+        inspect.signature(handler).bind(None, **request["args"])
+    except TypeError as e:
+        raise ValueError(f"request {request['request']}: {e}") from None
+    return handler, request["args"]
+
+
+def _in_userns():
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+def _watch_hangup(sock):
+    """Exit the moment the client hangs up, even while a request is running."""
+    poller = select.poll()
+    poller.register(sock, select.POLLRDHUP)
+    while True:
+        for _, event in poller.poll():
+            if event & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
+                os._exit(0)
+
+
+def _private_resolver():
+    """Point name resolution at the lab itself: no DNS query leaves for the host's resolver.
+
+    Lab namespaces have no way out, so a query would only time out (http.server's
+    getfqdn() waits 10 s); with no nameserver the resolver asks 127.0.0.1 and fails at once.
+    """
+    path = f"{LOG_DIR}/resolv.conf"
+    os.makedirs(LOG_DIR, exist_ok=True)
+    with open(path, "w") as f:
+        f.write("# lab namespaces have no DNS server\noptions timeout:1 attempts:1\n")
+    try:
+        mount(path, "/etc/resolv.conf", None, MS_BIND)
+    except OSError:
+        pass  # a dangling symlink into the host's /run: resolution fails fast already
+
+
+def main(fd):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Jupyter interrupt is the client's business
+    guard_engine()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # two fds a namespace: 1,000 containers need it
+    sock = socket.socket(fileno=fd)
+    threading.Thread(target=_watch_hangup, args=(sock,), daemon=True).start()
+    os.makedirs(NETNS_DIR)  # on the sandbox's own /run, which boot mounted
+    _private_resolver()
+    engine = Engine(sock)
+    try:
+        engine.serve()
+    finally:
+        os._exit(0)
+

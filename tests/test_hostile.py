@@ -1,0 +1,122 @@
+"""R6: a hostile lab. From inside a lab, as its root, every way out we know of is tried; none works.
+
+The attempts live in ``hostile_probe.py``, run as a lab command. Each test then checks that the
+lab still works where it can, and that nothing reached the client or the host.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from nethelpers import Lab, Topology
+from nethelpers.sandbox import ROOT_RUN_ID, sandbox_mode
+
+PROBE = (Path(__file__).parent / "hostile_probe.py").read_text()
+
+
+def _lab(name, containers=2):
+    topo = Topology(name, underlay=None)
+    topo.add_node("node1")
+    for i in range(1, containers + 1):
+        topo.add_container(f"c{i}", node="node1")
+    return Lab(topo)
+
+
+@pytest.fixture
+def hostile():
+    with _lab("hostile") as lab:
+        yield lab
+
+
+def _probe(lab, witness, ns="c1"):
+    result = lab.exec(ns, ["python3", "-c", PROBE, str(witness)], timeout=120)
+    assert result.ok, result
+    found = json.loads(result.stdout)
+    assert all(found["controls"].values()), f"the probe's calls fail even on a lab process: {found['controls']}"
+    return found["attempts"]
+
+
+def test_nothing_in_a_lab_reaches_the_engine(hostile, tmp_path):
+    witness = tmp_path / "ran"
+    results = _probe(hostile, witness)
+    escapes = {k: v for k, v in results.items() if not v.startswith("held")}
+    assert not escapes, escapes
+    assert len(results) > 40, results  # the attempts really ran
+    assert not witness.exists()
+    assert hostile.exec("c1", "ping -c 1 -W 2 172.17.0.3").ok  # and the lab works on
+
+
+def test_lab_commands_lack_the_rights_that_reach_the_engine(hostile):
+    status = dict(line.split(":\t") for line in hostile.exec("c1", "cat /proc/self/status").stdout.splitlines()
+                  if line.startswith("Cap"))
+    for kind in ("CapEff", "CapPrm", "CapBnd"):
+        assert not int(status[kind], 16) & (1 << 19), f"{kind} has CAP_SYS_PTRACE"
+        assert int(status[kind], 16) & (1 << 12), f"{kind} lacks CAP_NET_ADMIN"
+    assert "NoNewPrivs:\t1" in hostile.exec("c1", "cat /proc/self/status").stdout
+    assert hostile.exec("c1", "ip link add x0 type veth peer name x1").ok  # networking still works
+
+
+def test_the_engine_survives_signals_from_its_lab(hostile):
+    for sig in ("KILL", "TERM", "STOP", "HUP", "CHLD"):
+        hostile.exec("c1", f"kill -{sig} 1")
+    assert hostile.exec("c2", "ping -c 1 -W 2 172.17.0.2").ok
+
+
+def test_a_lab_cannot_reach_another_lab(hostile):
+    with _lab("other", 1) as other:
+        other.exec("c1", "ip link add secret0 type veth peer name secret1", check=True)
+        search = hostile.exec("c1", ["python3", "-c", FIND_SECRET], timeout=60)
+        assert search.ok, search
+        assert "secret0" not in search.stdout and "found" not in search.stdout, search.stdout
+        assert other.exec("c1", "ip link show secret0").ok
+
+
+FIND_SECRET = r"""
+import ctypes, glob, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+seen = set()
+for path in glob.glob("/proc/[0-9]*/ns/net") + glob.glob("/run/netns/*") + glob.glob("/proc/[0-9]*/task/*/ns/net"):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        continue
+    links = subprocess.run(["nsenter", f"--net={path}", "ip", "-br", "link"], capture_output=True, text=True).stdout
+    if "secret0" in links:
+        print("found via", path)
+    os.close(fd)
+print("searched")
+"""
+
+
+def test_lab_root_cannot_touch_host_files_beyond_the_users_rights(hostile):
+    """Root runs too: the lab's root is an unprivileged id on the host, not root."""
+    assert not hostile.exec("c1", "cat /etc/shadow").ok
+    assert not hostile.exec("c1", "touch /etc/nethelpers-x").ok
+    assert not os.path.exists("/etc/nethelpers-x")
+    outside = hostile.exec("c1", "cat /proc/self/uid_map").stdout.split()
+    assert outside[:1] == ["0"] and outside[1] != "0", f"lab root is host root: uid_map {outside}"
+    if os.geteuid() == 0:
+        assert int(outside[1]) == ROOT_RUN_ID
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root runs only")
+def test_the_unsafe_root_mode_is_only_there_when_asked(monkeypatch):
+    monkeypatch.setenv("NETHELPERS_UNSAFE_ROOT", "1")
+    assert sandbox_mode() == "unsafe root"
+    with _lab("unsafe", 1) as lab:
+        assert lab.exec("c1", "cat /proc/self/uid_map").stdout.split()[:2] == ["0", "0"]
+    monkeypatch.delenv("NETHELPERS_UNSAFE_ROOT")
+    assert sandbox_mode() == "root"
+
+
+def test_a_labs_shared_memory_is_its_own(hostile):
+    """Files a lab leaves in /dev/shm stay in it: not in the host's, not in another lab's."""
+    name = f"nethelpers-hostile-{os.getpid()}"
+    for shared in ("/dev/shm",):
+        assert hostile.exec("c1", ["sh", "-c", f"echo planted > {shared}/{name}"]).ok
+        assert not os.path.exists(f"{shared}/{name}")
+        assert hostile.exec("c2", ["cat", f"{shared}/{name}"]).stdout == "planted\n"  # one lab, one /tmp
+        with _lab("neighbour", 1) as other:
+            assert not other.exec("c1", ["test", "-e", f"{shared}/{name}"]).ok
