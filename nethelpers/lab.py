@@ -213,7 +213,7 @@ def _check_env(call, env):
 
 def _check_timeout(timeout):
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
-        raise UsageError(f"exec: timeout must be a positive number of seconds, got {_clip(repr(timeout))}; "
+        raise UsageError(f"exec: timeout must be a finite number of seconds above 0, got {_clip(repr(timeout))}; "
                          "exec always has a limit (None is not 'no limit'): for a command that runs on, use spawn()")
 
 
