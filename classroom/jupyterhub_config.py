@@ -51,12 +51,12 @@ c.DockerSpawner.mem_limit = env("CLASSROOM_MEM_LIMIT", "1G")
 c.DockerSpawner.cpu_limit = float(env("CLASSROOM_CPU_LIMIT", "1.0"))
 
 # What the labs need, and no more (README.md, "In Docker"): each lab's engine runs in user namespaces
-# as the non-root user `learner`; it needs NET_ADMIN and SYS_ADMIN in the container's bounding set, and
-# mounts a /proc of its own, which Docker's masked /proc paths refuse (systempaths=unconfined).
-# Nothing here grants --privileged, a host network or the host's /proc.
+# as the non-root user `learner` and needs NET_ADMIN and SYS_ADMIN in the container's bounding set.
+# The container starts as root only for the image's entrypoint, which mounts the proc that lets the
+# sandbox mount its own /proc, then runs the server as `learner`. Nothing here grants --privileged,
+# an unmasked /proc, a host network or the host's /proc.
 c.DockerSpawner.extra_host_config = {
     "cap_add": ["NET_ADMIN", "SYS_ADMIN"],
-    "security_opt": ["systempaths=unconfined"],
     "pids_limit": int(env("CLASSROOM_PIDS_LIMIT", "512")),
 }
 

@@ -51,7 +51,9 @@ def test_it_builds_a_stage_of_binder_dockerfile():
 def test_its_run_options_are_the_images():
     config = load()
     assert config["capAdd"] == CAPABILITIES
-    assert config["securityOpt"] == SECURITY_OPTIONS
+    assert config.get("securityOpt", []) == SECURITY_OPTIONS
+    assert config["containerUser"] == "root" and config["remoteUser"] == "learner", \
+        "the entrypoint starts as root, mounts its proc and runs everything as learner"
     assert not config.get("privileged"), "the labs need no --privileged"
     run_args = config.get("runArgs", [])
     assert not any("privileged" in a or "cap-add" in a or "security-opt" in a for a in run_args), run_args
