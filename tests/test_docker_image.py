@@ -3,8 +3,9 @@
 The engine is a private ``dockerd`` (tests/dockerengine.py). The learner image (target ``course``)
 and the test image (target ``test``: the same plus pytest and nbval) are built with ``--network host``;
 the test image runs with ``--network none`` and the README's run options (no systempaths=unconfined:
-the image's entrypoint makes it unneeded). Inside it the container-to-container notebook runs under nbval as ``learner``, and JupyterLab, started by the
-image's own command, answers with its token and refuses without. Build time and image size are
+the image's entrypoint makes it unneeded). Inside it the container-to-container notebook runs under
+nbval as ``learner``, and JupyterLab, started by the image's own command, answers with its token and
+refuses without. Build time, image size and the time from ``docker run`` to JupyterLab serving are
 written to ``build/docker-image.txt``.
 """
 
@@ -55,8 +56,19 @@ def image(engine):
 @pytest.fixture(scope="module")
 def container(engine, image):
     name = "course-under-test"
+    started = time.monotonic()
     engine.docker("run", "-d", "--name", name, "--network", "none", *RUN_OPTIONS, image[0])
     try:
+        # JupyterLab prints its address once it serves: the start time a learner waits for.
+        deadline = time.monotonic() + 120
+        while b"/lab?token=" not in engine.docker("logs", name, check=False).stderr:
+            assert time.monotonic() < deadline, "JupyterLab printed no address in 120 s:\n" + \
+                engine.docker("logs", name, check=False).stderr.decode(errors="replace")[-2000:]
+            time.sleep(0.2)
+        line = f"container start to JupyterLab serving: {time.monotonic() - started:.1f} s\n"
+        with open(REPORT, "a") as report:
+            report.write(line)
+        print(line, end="")
         yield name
     finally:
         logs = engine.docker("logs", name, check=False)
