@@ -255,7 +255,8 @@ def memory_peak(pid):
     memory.max_usage_in_bytes (v1; both count the page cache the container caused)."""
     lines = cgroups(pid)
     if "memory" in lines:
-        return int((Path("/sys/fs/cgroup/memory") / lines["memory"].lstrip("/") / "memory.max_usage_in_bytes").read_text())
+        folder = Path("/sys/fs/cgroup/memory") / lines["memory"].lstrip("/")
+        return int((folder / "memory.max_usage_in_bytes").read_text())
     return int((Path("/sys/fs/cgroup") / lines[""].lstrip("/") / "memory.peak").read_text())
 
 

@@ -4,6 +4,7 @@ values, checked against the chart's own values schema merged with its defaults a
 there)."""
 
 import json
+import os
 import re
 import runpy
 
@@ -28,7 +29,7 @@ def load_config():
 
 @pytest.fixture
 def config(monkeypatch):
-    for name in [n for n in __import__("os").environ if n.startswith("CLASSROOM_")]:
+    for name in [n for n in os.environ if n.startswith("CLASSROOM_")]:
         monkeypatch.delenv(name)
     return load_config()
 

@@ -86,7 +86,8 @@ def test_the_container_runs_as_learner_under_dockers_masked_proc(engine, contain
     mounts = engine.docker("exec", "-u", "learner", container, "cat", "/proc/self/mountinfo").stdout.decode()
     assert any(line.split()[4] == "/proc/sys" and line.split()[5].startswith("ro") for line in mounts.splitlines()), \
         "Docker's read-only /proc/sys is gone: was the container run with systempaths=unconfined?"
-    reach = engine.docker("exec", "-u", "learner", container, "ls", "/run/nethelpers/proc", "/run/nethelpers/sysfs", check=False)
+    reach = engine.docker("exec", "-u", "learner", container, "ls", "/run/nethelpers/proc", "/run/nethelpers/sysfs",
+                          check=False)
     assert reach.returncode != 0 and b"Permission denied" in reach.stderr, reach
 
 

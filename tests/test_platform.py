@@ -25,7 +25,8 @@ def test_course_on_macos_says_so_at_once_and_gives_the_docker_command(tmp_path):
     (shim / "uname").chmod(0o755)
     before = set(os.listdir(ROOT))
     result = subprocess.run([str(ROOT / "course"), "lab"], capture_output=True, text=True, timeout=30,
-                            env=dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}", NETHELPERS_VENV=str(tmp_path / "venv")))
+                            env=dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}",
+                                     NETHELPERS_VENV=str(tmp_path / "venv")))
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
     assert "Darwin" in out and "docker run" in out and " ".join(RUN_OPTIONS) in out, out
