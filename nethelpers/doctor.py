@@ -130,3 +130,20 @@ def main():
     print()
     print("All set: labs can be built here." if not missing else f"{len(missing)} problem(s): see 'what to do'.")
     return 1 if missing else 0
+
+
+# Ubuntu 24.04+: AppArmor's user-namespace restriction has a narrow fix, a profile that lets only
+# `unshare` make them (apparmor/nethelpers-unshare), offered in place of turning the restriction off.
+APPARMOR_SYSCTL_HINT = "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu 24.04+)"
+APPARMOR_PROFILE_HINT = (
+    "let only `unshare` make user namespaces (Ubuntu 24.04+): sudo install -m 644 apparmor/nethelpers-unshare "
+    "/etc/apparmor.d/ && sudo apparmor_parser -r /etc/apparmor.d/nethelpers-unshare (from the course's folder)")
+_all_checks = checks
+
+
+def checks():
+    """Run every check; returns a Table with check, result and what to do."""
+    table = _all_checks()
+    for row in table.rows:
+        row["what to do"] = row["what to do"].replace(APPARMOR_SYSCTL_HINT, APPARMOR_PROFILE_HINT)
+    return table

@@ -1,106 +1,29 @@
 """The Docker image (binder/Dockerfile), built and run by a real Docker engine that this test starts.
 
-The engine is Debian's ``docker.io``, a private ``dockerd`` with its own data root, exec root and
-socket, and no bridge, iptables, forwarding or masquerading: nothing changes in the host's network
-namespace. Nothing can be pulled from Docker Hub, so the base image is made here with debootstrap
-(``binder/base-image.sh``; its tarball is cached in ``build/docker-base/`` for the day). The image is
-built with ``--network host``, run with ``--network none`` and the README's capabilities; inside it
-the container-to-container notebook runs under nbval as ``learner``, and JupyterLab, started by the
-image's own command, answers with its token and refuses without. Build time and image size are
+The engine is a private ``dockerd`` (tests/dockerengine.py). The learner image (target ``course``)
+and the test image (target ``test``: the same plus pytest and nbval) are built with ``--network host``;
+the test image runs with ``--network none`` and the README's run options (no systempaths=unconfined:
+the image's entrypoint makes it unneeded). Inside it the container-to-container notebook runs under
+nbval as ``learner``, and JupyterLab, started by the image's own command, answers with its token and
+refuses without. Build time, image size and the time from ``docker run`` to JupyterLab serving are
 written to ``build/docker-image.txt``.
 """
 
 import json
-import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.dockerengine import RUN_OPTIONS, ROOT, Engine, build_image, needs_engine
+
 NOTEBOOK = "notebooks/04-container-to-container.ipynb"
-DOCKERD, DOCKER, DEBOOTSTRAP = "/usr/sbin/dockerd", "/usr/bin/docker", shutil.which("debootstrap")
-BASE_CACHE = ROOT / "build" / "docker-base"
 REPORT = ROOT / "build" / "docker-image.txt"
-IMAGE = "container-networking:test"
-# The run command of binder/Dockerfile, less the published port (--network none here). Without
-# systempaths=unconfined, Docker's masked /proc paths make the sandbox's `unshare --mount-proc` fail
-# ("mount /proc failed: Operation not permitted"); Docker's default seccomp profile is fine.
-RUN_OPTIONS = ["--cap-add", "NET_ADMIN", "--cap-add", "SYS_ADMIN", "--security-opt", "systempaths=unconfined"]
+IMAGE, TEST_IMAGE = "container-networking:course", "container-networking:test"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(bool(os.environ.get("NETHELPERS_ROOTLESS_RUN")), reason="run once, by the outer suite"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="starting a Docker engine needs root"),
-    pytest.mark.skipif(not (os.path.exists(DOCKERD) and os.path.exists(DOCKER) and DEBOOTSTRAP),
-                       reason="Debian's docker.io and debootstrap are not installed (./course test installs them)"),
-]
-
-
-def _ca_certs():
-    return sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
-
-
-class Engine:
-    """A private dockerd, driven by Debian's docker client."""
-
-    def __init__(self, top):
-        self.top = top
-        self.sock = top / "docker.sock"
-        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}", DOCKER_CONFIG=str(top / "client"),
-                        DOCKER_BUILDKIT="1")
-        config = top / "daemon.json"
-        config.write_text("{}")
-        self.log = open(top / "dockerd.log", "wb")
-        self.proc = subprocess.Popen(
-            [DOCKERD, f"--config-file={config}", f"--data-root={top / 'data'}", f"--exec-root={top / 'exec'}",
-             f"--pidfile={top / 'dockerd.pid'}", "-H", f"unix://{self.sock}", "--bridge=none",
-             "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while self.docker("version", check=False).returncode != 0:
-            assert self.proc.poll() is None, "dockerd exited:\n" + self.tail()
-            assert time.monotonic() < deadline, "dockerd did not answer in 60 s:\n" + self.tail()
-            time.sleep(0.3)
-
-    def tail(self):
-        return (self.top / "dockerd.log").read_text(errors="replace")[-3000:]
-
-    def docker(self, *args, check=True, input=None, timeout=600, **kw):
-        result = subprocess.run([DOCKER, *args], env=self.env, input=input, capture_output=True,
-                                timeout=timeout, **kw)
-        if check and result.returncode != 0:
-            pytest.fail(f"docker {' '.join(map(str, args))[:200]} failed ({result.returncode}):\n"
-                        f"{result.stdout.decode(errors='replace')[-3000:]}\n"
-                        f"{result.stderr.decode(errors='replace')[-3000:]}")
-        return result
-
-    def stop(self):
-        try:
-            if self.proc.poll() is None:
-                ids = self.docker("ps", "-aq", check=False, timeout=60).stdout.split()
-                if ids:
-                    self.docker("rm", "-f", *ids, check=False, timeout=120)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(10)
-            self.log.close()
-            # Whatever dockerd left mounted under its roots (netns files, overlays, shm).
-            top = str(self.top)
-            with open("/proc/self/mounts") as mounts:
-                points = [line.split()[1] for line in mounts if line.split()[1].startswith(top)]
-            for point in sorted(points, key=len, reverse=True):
-                subprocess.run(["umount", "-l", point], check=False)
+pytestmark = needs_engine
 
 
 @pytest.fixture(scope="module")
@@ -116,45 +39,36 @@ def engine():
         shutil.rmtree(top, ignore_errors=True)
 
 
-def _base_tarball():
-    """The debootstrapped root filesystem, made at most once a day."""
-    BASE_CACHE.mkdir(parents=True, exist_ok=True)
-    tarball = BASE_CACHE / f"bookworm-minbase-{date.today():%Y%m%d}.tar"
-    if not tarball.exists():
-        for old in BASE_CACHE.glob("bookworm-minbase-*.tar*"):
-            old.unlink()
-        made = subprocess.run([str(ROOT / "binder" / "base-image.sh"), str(tarball)], capture_output=True,
-                              timeout=600)
-        assert made.returncode == 0, made.stderr.decode(errors="replace")[-3000:]
-    return tarball
-
-
 @pytest.fixture(scope="module")
 def image(engine):
-    """binder/Dockerfile built on the local base image; yields its name."""
-    started = time.monotonic()
-    with open(_base_tarball(), "rb") as tarball:
-        engine.docker("import", "-", "debian:bookworm-slim", stdin=tarball)
-    base_seconds = time.monotonic() - started
-    ca = "".join(crt.read_text() for crt in _ca_certs())
-    started = time.monotonic()
-    engine.docker("build", "--network", "host", "--build-arg", f"EXTRA_CA_CERTS={ca}", "-t", IMAGE,
-                  "-f", "binder/Dockerfile", ".", cwd=ROOT)
-    build_seconds = time.monotonic() - started
-    size = int(engine.docker("image", "inspect", "-f", "{{.Size}}", IMAGE).stdout)
-    report = (f"docker image {IMAGE}: {size / 1e6:.0f} MB ({size} bytes); build {build_seconds:.0f} s "
-              f"(base image from debootstrap/cache + import {base_seconds:.0f} s)\n")
+    """binder/Dockerfile's learner image (target `course`) and test image (`test`), built on the local base
+    image; yields the test image's name and the learner image's size."""
+    size, seconds = build_image(engine, IMAGE, "course")
+    test_size, test_seconds = build_image(engine, TEST_IMAGE, "test")
+    report = (f"docker image {IMAGE}: {size / 1e6:.0f} MB ({size} bytes), build {seconds:.0f} s; "
+              f"{TEST_IMAGE} (with pytest and nbval): {test_size / 1e6:.0f} MB, {test_seconds:.0f} s more\n")
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(report)
     print("\n" + report, end="")
-    return IMAGE, size
+    return TEST_IMAGE, size
 
 
 @pytest.fixture(scope="module")
 def container(engine, image):
     name = "course-under-test"
+    started = time.monotonic()
     engine.docker("run", "-d", "--name", name, "--network", "none", *RUN_OPTIONS, image[0])
     try:
+        # JupyterLab prints its address once it serves: the start time a learner waits for.
+        deadline = time.monotonic() + 120
+        while b"/lab?token=" not in engine.docker("logs", name, check=False).stderr:
+            assert time.monotonic() < deadline, "JupyterLab printed no address in 120 s:\n" + \
+                engine.docker("logs", name, check=False).stderr.decode(errors="replace")[-2000:]
+            time.sleep(0.2)
+        line = f"container start to JupyterLab serving: {time.monotonic() - started:.1f} s\n"
+        with open(REPORT, "a") as report:
+            report.write(line)
+        print(line, end="")
         yield name
     finally:
         logs = engine.docker("logs", name, check=False)
@@ -162,13 +76,24 @@ def container(engine, image):
         engine.docker("rm", "-f", name, check=False)
 
 
-def test_the_image_is_at_most_700_mb(image):
-    assert image[1] <= 700e6, f"{image[1] / 1e6:.0f} MB"
+def test_the_learner_image_is_under_450_mb(image):
+    assert image[1] < 450e6, f"the learner image is {image[1] / 1e6:.0f} MB: see what binder/Dockerfile installs"
+
+
+def test_the_container_runs_as_learner_under_dockers_masked_proc(engine, container):
+    # The entrypoint starts as root, mounts its clean proc out of learner's reach, and runs JupyterLab as learner.
+    assert engine.docker("exec", container, "ps", "-o", "user=", "-p", "1").stdout.decode().strip() == "learner"
+    mounts = engine.docker("exec", "-u", "learner", container, "cat", "/proc/self/mountinfo").stdout.decode()
+    assert any(line.split()[4] == "/proc/sys" and line.split()[5].startswith("ro") for line in mounts.splitlines()), \
+        "Docker's read-only /proc/sys is gone: was the container run with systempaths=unconfined?"
+    reach = engine.docker("exec", "-u", "learner", container, "ls", "/run/nethelpers/proc", "/run/nethelpers/sysfs",
+                          check=False)
+    assert reach.returncode != 0 and b"Permission denied" in reach.stderr, reach
 
 
 def test_the_notebook_runs_under_nbval_in_the_container_as_learner(engine, container):
-    assert engine.docker("exec", container, "id", "-un").stdout.decode().strip() == "learner"
-    result = engine.docker("exec", container, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    assert engine.docker("exec", "-u", "learner", container, "id", "-un").stdout.decode().strip() == "learner"
+    result = engine.docker("exec", "-u", "learner", container, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "--nbval", NOTEBOOK, "--nbval-sanitize-with", "tests/sanitize.cfg", check=False)
     out = result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
     assert result.returncode == 0, out[:6000] + "\n[...]\n" + out[-1500:]
@@ -178,7 +103,8 @@ def test_the_notebook_runs_under_nbval_in_the_container_as_learner(engine, conta
 def test_jupyterlab_in_the_container_answers_with_its_token_and_refuses_without(engine, container):
     deadline = time.monotonic() + 60
     while True:
-        listed = engine.docker("exec", container, "jupyter", "server", "list", "--json", check=False)
+        listed = engine.docker("exec", "-u", "learner", container, "jupyter", "server", "list", "--json",
+                               check=False)
         servers = [json.loads(line) for line in listed.stdout.decode().splitlines() if line.startswith("{")]
         if servers:
             break
@@ -193,7 +119,7 @@ def test_jupyterlab_in_the_container_answers_with_its_token_and_refuses_without(
              "    print(e.code)\n")
 
     def status(path):
-        return int(engine.docker("exec", container, "python", "-c", probe,
+        return int(engine.docker("exec", "-u", "learner", container, "python", "-c", probe,
                                  f"http://127.0.0.1:8888{path}").stdout.decode().strip())
 
     deadline = time.monotonic() + 60
