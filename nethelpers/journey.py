@@ -218,14 +218,21 @@ class Hop:
     @property
     def changes(self):
         """What changed, as short texts: ``["MAC src a>b", "SNAT x>y", "TTL 64>63", "+VXLAN vni 42 ..."]``."""
+        return self.describe()
+
+    def describe(self, macs=True):
+        """:attr:`changes`; with ``macs=False`` new MACs are named, not spelled out
+        (``"new MAC src and dst"``), for tables whose point is elsewhere."""
         out = []
         if self.vxlan:
             sign, layer = self.vxlan
             out.append(f"{sign}VXLAN {_vxlan_text(layer)}")
         out += self.outer
-        if self.mac_src:
+        if not macs and (self.mac_src or self.mac_dst):
+            out.append("new MAC " + " and ".join(n for n, v in (("src", self.mac_src), ("dst", self.mac_dst)) if v))
+        if macs and self.mac_src:
             out.append("MAC src {}>{}".format(*self.mac_src))
-        if self.mac_dst:
+        if macs and self.mac_dst:
             out.append("MAC dst {}>{}".format(*self.mac_dst))
         if self.snat:
             out.append("SNAT {}>{}".format(*self.snat))
@@ -300,7 +307,7 @@ class Journey:
         """True when ``text`` is in the description of any of its sightings."""
         return text in self.description or any(text in p.summary() for p in self.packets)
 
-    def rows(self, t0):
+    def rows(self, t0, macs=True):
         """The rows of :meth:`Journeys.table` for this journey; ``t0``: the time of 0 ms."""
         into = {id(hop.after): hop for hop in self.hops()}
         rows = []
@@ -309,17 +316,17 @@ class Journey:
             rows.append({
                 "journey": self.number, "ms": f"{(p.time - t0) * 1000:.3f}", "point": p.point,
                 "dir": p.direction, "from": hop.before.point if hop else "",
-                "packet": p.summary(), "change": str(hop) if hop else "",
+                "packet": p.summary(), "change": (", ".join(hop.describe(macs)) or "unchanged") if hop else "",
             })
         return rows
 
-    def table(self, t0=None, times=True):
+    def table(self, t0=None, times=True, macs=True):
         """One row per sighting (see :meth:`Journeys.table`)."""
         from .state import Table
 
         columns = COLUMNS if times else [c for c in COLUMNS if c != "ms"]
         return Table(f"journey {self.number}: {self.description}", columns,
-                     self.rows(self.packets[0].time if t0 is None else t0))
+                     self.rows(self.packets[0].time if t0 is None else t0, macs))
 
     def __repr__(self):
         return f"<Journey {self.number}: {self.description}: {' > '.join(self.points)}>"
@@ -335,14 +342,15 @@ class Journeys(list):
         super().__init__(items)
         self.t0 = t0
 
-    def table(self, title="packet journeys", times=True):
+    def table(self, title="packet journeys", times=True, macs=True):
         """One row per sighting: journey number, ms since the capture's first packet (unless
         ``times=False``, for output that repeats from run to run), point, direction, the point
-        it came from, the packet, and what changed on that hop."""
+        it came from, the packet, and what changed on that hop (``macs=False``: new MACs named,
+        not spelled out, where the point is elsewhere)."""
         from .state import Table
 
         columns = COLUMNS if times else [c for c in COLUMNS if c != "ms"]
-        return Table(title, columns, [row for journey in self for row in journey.rows(self.t0)])
+        return Table(title, columns, [row for journey in self for row in journey.rows(self.t0, macs)])
 
     def for_packet(self, text):
         """The journeys with ``text`` in a sighting's description (``"echo-request"``,
