@@ -1,4 +1,4 @@
-"""Command line: ``python -m nethelpers doctor | clean | commands LABFILE | check LABFILE``."""
+"""Command line: ``python -m nethelpers doctor | clean | commands LABFILE | check LABFILE | answers NOTEBOOK...``."""
 
 import argparse
 import sys
@@ -13,6 +13,9 @@ def main(argv=None):
     for name, text in (("check", "validate a lab file"), ("commands", "print the ip/bridge/nft commands of a lab file")):
         p = sub.add_parser(name, help=text)
         p.add_argument("labfile")
+    answers = sub.add_parser("answers", help="tabulate learners' predictions in notebooks against the answer key")
+    answers.add_argument("--key", help="the answer key (default: tests/answers.json of this checkout)")
+    answers.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
@@ -23,6 +26,10 @@ def main(argv=None):
         from .clean import main as clean_main
 
         return clean_main(args.all)
+    if args.command == "answers":
+        from .answers import main as answers_main
+
+        return answers_main(args.notebooks, args.key)
     from .errors import TopologyError
     from .topology import Topology
 
