@@ -142,6 +142,11 @@ PATHS = [("in", "prerouting"), ("prerouting", "forward"), ("forward", "postrouti
          ("prerouting", "input"), ("input", "local"), ("local", "output"), ("output", "postrouting")]
 
 
+def _short(rule, width=36):
+    """A rule's text cut to ``width`` characters from its end, where its action is."""
+    return rule if len(rule) <= width else "..." + rule[-(width - 3):]
+
+
 def _panel(ax, x0, ns, passage):
     seen = set(passage.passed(ns))
     ax.add_patch(FancyBboxPatch((x0 + 0.05, 0.1), PANEL_W - 0.2, PANEL_H - 0.2, boxstyle="round,pad=0.02",
@@ -169,7 +174,7 @@ def _panel(ax, x0, ns, passage):
         for chain in passage.chains.get(ns, {}).get(hook, []):
             _, table_name, chain_name = chain.split(" ", 2)
             lines.append(f"{table_name} {chain_name}")
-            lines += [f" {r['rule'][:36]}: {r['packets']}" for r in matched
+            lines += [f" {_short(r['rule'])}: {r['packets']}" for r in matched
                       if r["table"].split(" ", 1)[1] == table_name and r["chain"] == chain_name]
         if lines:
             ax.text(x0 + x, y - BOX_H / 2 - 0.05, "\n".join(lines), fontsize=5.8, ha="center", va="top",
