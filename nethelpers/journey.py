@@ -76,6 +76,7 @@ entering a port and leaving by every other one). :meth:`Journey.hops` lists its 
 """
 
 import heapq
+import re
 import zlib
 
 GAP = 1.0  # seconds: the same content seen again after this long is another packet
@@ -300,7 +301,7 @@ class Journey:
         """True when ``text`` is in the description of any of its sightings."""
         return text in self.description or any(text in p.summary() for p in self.packets)
 
-    def rows(self, t0):
+    def rows(self, t0, macs="full"):
         """The rows of :meth:`Journeys.table` for this journey; ``t0``: the time of 0 ms."""
         into = {id(hop.after): hop for hop in self.hops()}
         rows = []
@@ -309,23 +310,29 @@ class Journey:
             rows.append({
                 "journey": self.number, "ms": f"{(p.time - t0) * 1000:.3f}", "point": p.point,
                 "dir": p.direction, "from": hop.before.point if hop else "",
-                "packet": p.summary(), "change": str(hop) if hop else "",
+                "packet": p.summary(), "change": _macs(str(hop), macs) if hop else "",
             })
         return rows
 
-    def table(self, t0=None, times=True):
+    def table(self, t0=None, times=True, macs="full"):
         """One row per sighting (see :meth:`Journeys.table`)."""
         from .state import Table
 
         columns = COLUMNS if times else [c for c in COLUMNS if c != "ms"]
         return Table(f"journey {self.number}: {self.description}", columns,
-                     self.rows(self.packets[0].time if t0 is None else t0))
+                     self.rows(self.packets[0].time if t0 is None else t0, macs))
 
     def __repr__(self):
         return f"<Journey {self.number}: {self.description}: {' > '.join(self.points)}>"
 
 
 COLUMNS = ["journey", "ms", "point", "dir", "from", "packet", "change"]
+_MAC = re.compile(r"\b(?:[0-9a-f]{2}:){4}([0-9a-f]{2}:[0-9a-f]{2})\b")
+
+
+def _macs(text, macs):
+    """``text`` with each MAC cut to its last two bytes when ``macs == "short"``."""
+    return _MAC.sub(r"..:\1", text) if macs == "short" else text
 
 
 class Journeys(list):
@@ -335,14 +342,16 @@ class Journeys(list):
         super().__init__(items)
         self.t0 = t0
 
-    def table(self, title="packet journeys", times=True):
+    def table(self, title="packet journeys", times=True, macs="full"):
         """One row per sighting: journey number, ms since the capture's first packet (unless
         ``times=False``, for output that repeats from run to run), point, direction, the point
-        it came from, the packet, and what changed on that hop."""
+        it came from, the packet, and what changed on that hop. ``macs="short"`` writes the
+        MACs of the change column as their last two bytes (``..:00:02``), where the point is
+        elsewhere."""
         from .state import Table
 
         columns = COLUMNS if times else [c for c in COLUMNS if c != "ms"]
-        return Table(title, columns, [row for journey in self for row in journey.rows(self.t0)])
+        return Table(title, columns, [row for journey in self for row in journey.rows(self.t0, macs)])
 
     def for_packet(self, text):
         """The journeys with ``text`` in a sighting's description (``"echo-request"``,
