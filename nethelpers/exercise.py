@@ -68,7 +68,7 @@ def check(question, prediction, observed, explanation="", hint=""):
         explanation: shown with "Correct".
         hint: shown with "Not yet".
 
-    Returns True (correct), False (not yet) or None (no prediction yet). A learner never gets
+    Returns None, so that a cell ending with it shows only the message. A learner never gets
     an exception from here. Under test (``NETHELPERS_ANSWERS`` set) the key's answer is checked
     first, and :class:`PredictionError` says how it differs from the observation; then the cell
     shows what a learner with this notebook sees (the prompt, for ``prediction = None``), so the
@@ -90,9 +90,9 @@ def check(question, prediction, observed, explanation="", hint=""):
         return None
     if prediction == observed:
         display(Markdown(f"**Correct** ({question}): {_shown(observed)}. {explanation}".rstrip()))
-        return True
+        return None
     text = f"**Not yet** ({question}): {_difference(prediction, observed)}."
     if hint:
         text += f" Hint: {hint}"
     display(Markdown(text + " Change your prediction, run its cell again, then this one."))
-    return False
+    return None

@@ -76,7 +76,6 @@ entering a port and leaving by every other one). :meth:`Journey.hops` lists its 
 """
 
 import heapq
-import re
 import zlib
 
 GAP = 1.0  # seconds: the same content seen again after this long is another packet
@@ -219,14 +218,21 @@ class Hop:
     @property
     def changes(self):
         """What changed, as short texts: ``["MAC src a>b", "SNAT x>y", "TTL 64>63", "+VXLAN vni 42 ..."]``."""
+        return self.describe()
+
+    def describe(self, macs=True):
+        """:attr:`changes`; with ``macs=False`` new MACs are named, not spelled out
+        (``"new MAC src and dst"``), for tables whose point is elsewhere."""
         out = []
         if self.vxlan:
             sign, layer = self.vxlan
             out.append(f"{sign}VXLAN {_vxlan_text(layer)}")
         out += self.outer
-        if self.mac_src:
+        if not macs and (self.mac_src or self.mac_dst):
+            out.append("new MAC " + " and ".join(n for n, v in (("src", self.mac_src), ("dst", self.mac_dst)) if v))
+        if macs and self.mac_src:
             out.append("MAC src {}>{}".format(*self.mac_src))
-        if self.mac_dst:
+        if macs and self.mac_dst:
             out.append("MAC dst {}>{}".format(*self.mac_dst))
         if self.snat:
             out.append("SNAT {}>{}".format(*self.snat))
@@ -301,7 +307,7 @@ class Journey:
         """True when ``text`` is in the description of any of its sightings."""
         return text in self.description or any(text in p.summary() for p in self.packets)
 
-    def rows(self, t0, macs="full"):
+    def rows(self, t0, macs=True):
         """The rows of :meth:`Journeys.table` for this journey; ``t0``: the time of 0 ms."""
         into = {id(hop.after): hop for hop in self.hops()}
         rows = []
@@ -310,11 +316,11 @@ class Journey:
             rows.append({
                 "journey": self.number, "ms": f"{(p.time - t0) * 1000:.3f}", "point": p.point,
                 "dir": p.direction, "from": hop.before.point if hop else "",
-                "packet": p.summary(), "change": _macs(str(hop), macs) if hop else "",
+                "packet": p.summary(), "change": (", ".join(hop.describe(macs)) or "unchanged") if hop else "",
             })
         return rows
 
-    def table(self, t0=None, times=True, macs="full"):
+    def table(self, t0=None, times=True, macs=True):
         """One row per sighting (see :meth:`Journeys.table`)."""
         from .state import Table
 
@@ -327,12 +333,6 @@ class Journey:
 
 
 COLUMNS = ["journey", "ms", "point", "dir", "from", "packet", "change"]
-_MAC = re.compile(r"\b(?:[0-9a-f]{2}:){4}([0-9a-f]{2}:[0-9a-f]{2})\b")
-
-
-def _macs(text, macs):
-    """``text`` with each MAC cut to its last two bytes when ``macs == "short"``."""
-    return _MAC.sub(r"..:\1", text) if macs == "short" else text
 
 
 class Journeys(list):
@@ -342,12 +342,11 @@ class Journeys(list):
         super().__init__(items)
         self.t0 = t0
 
-    def table(self, title="packet journeys", times=True, macs="full"):
+    def table(self, title="packet journeys", times=True, macs=True):
         """One row per sighting: journey number, ms since the capture's first packet (unless
         ``times=False``, for output that repeats from run to run), point, direction, the point
-        it came from, the packet, and what changed on that hop. ``macs="short"`` writes the
-        MACs of the change column as their last two bytes (``..:00:02``), where the point is
-        elsewhere."""
+        it came from, the packet, and what changed on that hop (``macs=False``: new MACs named,
+        not spelled out, where the point is elsewhere)."""
         from .state import Table
 
         columns = COLUMNS if times else [c for c in COLUMNS if c != "ms"]

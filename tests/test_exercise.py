@@ -64,17 +64,17 @@ def test_no_prediction_shows_the_prompt(shown):
 
 
 def test_a_right_prediction_is_correct(shown):
-    assert check("points", {"b", "a"}, {"a", "b"}, explanation="Both.") is True
+    assert check("points", {"b", "a"}, {"a", "b"}, explanation="Both.") is None  # a cell shows only the message
     assert shown == ["**Correct** (points): {'a', 'b'}. Both."]
 
 
 def test_a_wrong_prediction_says_what_happened_and_never_raises(shown):
-    assert check("points", {"a", "c"}, {"a", "b"}, hint="Floods.") is False
+    assert check("points", {"a", "c"}, {"a", "b"}, hint="Floods.") is None
     (text,) = shown
     assert text.startswith("**Not yet** (points): ")
     assert "you predicted {'c'}, which did not happen" in text and "{'b'} happened" in text
     assert "Hint: Floods." in text
-    assert check("ttl", "sixty", 62) is False
+    assert check("ttl", "sixty", 62) is None
     assert "you predicted 'sixty'; what happened: 62" in shown[-1]
 
 
