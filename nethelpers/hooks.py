@@ -178,7 +178,8 @@ def _panel(ax, x0, ns, passage):
                       if r["table"].split(" ", 1)[1] == table_name and r["chain"] == chain_name]
         if lines:
             ax.text(x0 + x, y - BOX_H / 2 - 0.05, "\n".join(lines), fontsize=5.8, ha="center", va="top",
-                    family="DejaVu Sans Mono", color=COLOURS["rule"])
+                    family="DejaVu Sans Mono", color=COLOURS["rule"], zorder=3,
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.9, "pad": 1})
     ax.text(*centre["local"], "local processes", fontsize=7, ha="center", va="center", style="italic",
             color=COLOURS["text"])
     for a, b in PATHS:
