@@ -61,7 +61,8 @@ def main(argv=None):
     total = 0
     started = time.monotonic()
     try:
-        with tempfile.TemporaryDirectory(prefix="nethelpers-soak-") as scratch:
+        (ROOT / "build").mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="soak-", dir=ROOT / "build") as scratch:  # not /tmp: the suite guards it
             for n in range(1, args.runs + 1):
                 t = time.monotonic()
                 cases, failed = run_once(args.targets, os.path.join(scratch, f"run{n}.xml"))
