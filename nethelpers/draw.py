@@ -250,7 +250,6 @@ class _Drawing:
         self.height = y
 
     def layout_nodes(self, nodes, tunnels):
-        f = self.found
         plans = [self.plan_node(n, i < len(nodes) / 2 or len(nodes) == 1) for i, n in enumerate(nodes)]
         # Rows are shared by all nodes, so that their bridges and eth0s line up.
         h_cont = max((c["h"] for p in plans for s in p["sections"] for c in s["containers"]), default=0)

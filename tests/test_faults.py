@@ -8,19 +8,12 @@ import pytest
 from nethelpers import EngineError, Lab, Topology
 from nethelpers.engine import wire
 from nethelpers.errors import CaptureError
-
-
-def _lab(name, containers=2):
-    topo = Topology(name, underlay=None)
-    topo.add_node("node1")
-    for i in range(1, containers + 1):
-        topo.add_container(f"c{i}", node="node1")
-    return Lab(topo)
+from tests.labs import bridge_lab
 
 
 @pytest.fixture
 def lab():
-    with _lab("faults") as lab:
+    with bridge_lab("faults") as lab:
         lab._client.wait = 10  # the client gives up 10 s past a request's own timeout
         yield lab
 
@@ -127,7 +120,7 @@ def test_ctrl_c_between_frames_keeps_the_channel(lab, monkeypatch):
 
 def test_capture_at_hundreds_of_points(tmp_path):
     """More points than one SCM_RIGHTS message carries (253): every point really captures."""
-    with _lab("wide", 300) as lab:
+    with bridge_lab("wide", 300) as lab:
         points = [f"c{i}:eth0" for i in range(1, 301)] + ["node1:docker0"]
         cap = lab.capture(points, filter="arp", promisc=False)
         lab.exec("c1", "ping -c 1 -W 1 172.17.0.250")  # its ARP request is flooded to every port
@@ -184,7 +177,7 @@ def test_a_thousand_containers_with_a_logins_fd_limit():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))  # a login's default
     try:
-        with _lab("thousand", 1000) as lab:
+        with bridge_lab("thousand", 1000) as lab:
             assert lab.exec("c1000", "ping -c 1 -W 2 172.17.0.2").ok
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

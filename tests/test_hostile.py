@@ -10,23 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from nethelpers import Lab, Topology
 from nethelpers.sandbox import ROOT_RUN_ID, sandbox_mode
+from tests.labs import bridge_lab
 
 PROBE = (Path(__file__).parent / "hostile_probe.py").read_text()
 
 
-def _lab(name, containers=2):
-    topo = Topology(name, underlay=None)
-    topo.add_node("node1")
-    for i in range(1, containers + 1):
-        topo.add_container(f"c{i}", node="node1")
-    return Lab(topo)
-
-
 @pytest.fixture
 def hostile():
-    with _lab("hostile") as lab:
+    with bridge_lab("hostile") as lab:
         yield lab
 
 
@@ -65,7 +57,7 @@ def test_the_engine_survives_signals_from_its_lab(hostile):
 
 
 def test_a_lab_cannot_reach_another_lab(hostile):
-    with _lab("other", 1) as other:
+    with bridge_lab("other", 1) as other:
         other.exec("c1", "ip link add secret0 type veth peer name secret1", check=True)
         search = hostile.exec("c1", ["python3", "-c", FIND_SECRET], timeout=60)
         assert search.ok, search
@@ -105,7 +97,7 @@ def test_lab_root_cannot_touch_host_files_beyond_the_users_rights(hostile):
 def test_the_unsafe_root_mode_is_only_there_when_asked(monkeypatch):
     monkeypatch.setenv("NETHELPERS_UNSAFE_ROOT", "1")
     assert sandbox_mode() == "unsafe root"
-    with _lab("unsafe", 1) as lab:
+    with bridge_lab("unsafe", 1) as lab:
         assert lab.exec("c1", "cat /proc/self/uid_map").stdout.split()[:2] == ["0", "0"]
     monkeypatch.delenv("NETHELPERS_UNSAFE_ROOT")
     assert sandbox_mode() == "root"
@@ -118,5 +110,5 @@ def test_a_labs_shared_memory_is_its_own(hostile):
         assert hostile.exec("c1", ["sh", "-c", f"echo planted > {shared}/{name}"]).ok
         assert not os.path.exists(f"{shared}/{name}")
         assert hostile.exec("c2", ["cat", f"{shared}/{name}"]).stdout == "planted\n"  # one lab, one /tmp
-        with _lab("neighbour", 1) as other:
+        with bridge_lab("neighbour", 1) as other:
             assert not other.exec("c1", ["test", "-e", f"{shared}/{name}"]).ok

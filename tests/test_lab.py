@@ -80,9 +80,9 @@ def test_exec_reports_status_and_output(one_node):
 
 def test_background_server_and_client(one_node):
     server = one_node.spawn("c1", [sys.executable, "-m", "http.server", "8080", "--bind", "172.17.0.2"])
-    fetch = (f"import time, urllib.request\nfor _ in range(50):\n try:\n"
-             f"  print(urllib.request.urlopen('http://172.17.0.2:8080/', timeout=2).status); break\n"
-             f" except OSError: time.sleep(0.1)")
+    fetch = ("import time, urllib.request\nfor _ in range(50):\n try:\n"
+             "  print(urllib.request.urlopen('http://172.17.0.2:8080/', timeout=2).status); break\n"
+             " except OSError: time.sleep(0.1)")
     assert one_node.exec("c2", [sys.executable, "-c", fetch]).stdout.strip() == "200"
     assert server.poll() is None
     log = server.stop()

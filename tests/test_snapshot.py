@@ -1,11 +1,10 @@
 """Kernel tables beside packets: what a ping, MASQUERADE and a forged ARP reply change."""
 
-import time
 from pathlib import Path
 
 import pytest
 
-from nethelpers import Lab, Table, TopologyError
+from nethelpers import Table, TopologyError
 from nethelpers.packets import arp_reply, arp_request
 from nethelpers.snapshot import Snapshot, diff, watch
 
