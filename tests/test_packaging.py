@@ -52,7 +52,7 @@ def test_dockerfile_runs_as_a_user_with_token_auth_and_documents_the_run_command
     dockerfile = (ROOT / "binder" / "Dockerfile").read_text()
     # The entrypoint starts as root (to mount the lab sandbox's proc and sysfs), then runs the
     # command as learner; the image's tests check it in a running container.
-    assert re.search(r"^ENTRYPOINT \["/usr/local/bin/course-entrypoint"\]$", dockerfile, re.M)
+    assert re.search(r'^ENTRYPOINT \["/usr/local/bin/course-entrypoint"\]$', dockerfile, re.M)
     entrypoint = (ROOT / "binder" / "entrypoint.sh").read_text()
     assert "exec setpriv --reuid=learner --regid=learner --init-groups -- \"$@\"" in entrypoint
     assert "--cap-add NET_ADMIN --cap-add SYS_ADMIN" in dockerfile and "--privileged" not in dockerfile.replace(
