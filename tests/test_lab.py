@@ -153,3 +153,11 @@ def test_random_mac_on_request_and_ipv6_on_request():
         mac = lab.links("c1").one(name="eth0")["mac"]
         assert not mac.startswith("02:42:ac:11") and int(mac[:2], 16) & 2  # the kernel's random, local MAC
         assert lab.sysctl("c1", "net.ipv6.conf.all.disable_ipv6") == "0"
+
+
+def test_lab_commands_start_in_root_as_a_containers_do(one_node):
+    """Not in the client's directory: that may be one the lab's root cannot enter."""
+    assert one_node.exec("c1", "pwd").stdout == "/\n"
+    with one_node.spawn("c1", ["sh", "-c", "pwd; sleep 60"]) as server:
+        assert one_node.exec("c1", "true").ok
+    assert server.output().startswith("/\n")

@@ -275,7 +275,10 @@ class Engine:
             raise KeyError(f"no namespace {ns!r} in this lab")
         self.enter(ns)
         try:
-            return subprocess.Popen(argv, env=lab_environment(env), start_new_session=True,
+            # In /, as a container's commands start by default: the client's directory may be
+            # one the lab's root cannot enter (a checkout under /root, as root runs map lab root
+            # to an unprivileged id), and a lab has no business there anyway.
+            return subprocess.Popen(argv, env=lab_environment(env), start_new_session=True, cwd="/",
                                     preexec_fn=lab_child, **streams)
         finally:
             self.enter(None)
