@@ -187,8 +187,10 @@ SBIN = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
 
 
 def _run_as(user, argv, **kwargs):
+    """Run ``argv`` as ``user`` with exactly the environment given (-p: runuser would set HOME to
+    the account's, which a system user may not have, and IPython would then write to /tmp)."""
     runuser = shutil.which("runuser", path=SBIN)
-    return subprocess.run([runuser, "-u", user, "--", *argv], capture_output=True, text=True, **kwargs)
+    return subprocess.run([runuser, "-p", "-u", user, "--", *argv], capture_output=True, text=True, **kwargs)
 
 
 def _user_environment(home, user):
