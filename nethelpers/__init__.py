@@ -7,12 +7,12 @@ nothing outlives the process that built it.
 """
 
 from .errors import CommandError, EngineError, NetHelpersError, PrivilegeError, TopologyError
-from .lab import Lab, Process, Result
+from .lab import LAB_PYTHON, Lab, Process, Result
 from .state import Table
 from .topology import Bridge, Topology
 
 __all__ = [
-    "Bridge", "CommandError", "EngineError", "Lab", "NetHelpersError", "PrivilegeError",
+    "LAB_PYTHON", "Bridge", "CommandError", "EngineError", "Lab", "NetHelpersError", "PrivilegeError",
     "Process", "Result", "Table", "Topology", "TopologyError",
 ]
 __version__ = "0.1.0"

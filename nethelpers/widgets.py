@@ -23,9 +23,10 @@ import importlib.util
 import io
 import ipaddress
 import shlex
-import sys
 import time
 import traceback
+
+from .lab import LAB_PYTHON
 
 PROTOCOLS = {
     "icmp": "ping (ICMP echo)",
@@ -85,12 +86,12 @@ def _have(module):
 def _python(code, **values):
     """argv running ``code`` in this Python, ``{name}`` placeholders filled in (strings quoted
     with double quotes: the code holds no single quote, so the shell form stays readable)."""
-    return [sys.executable, "-c", code.format(**{k: f'"{v}"' if isinstance(v, str) else v for k, v in values.items()})]
+    return [LAB_PYTHON, "-c", code.format(**{k: f'"{v}"' if isinstance(v, str) else v for k, v in values.items()})]
 
 
 def _shown(argv):
     """The command as a learner would type it: ``python3`` for this Python."""
-    return shlex.join(["python3", *argv[1:]] if argv[0] == sys.executable else argv)
+    return shlex.join(["python3", *argv[1:]] if argv[0] == LAB_PYTHON else argv)
 
 
 _UDP_CLIENT = (

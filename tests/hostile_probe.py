@@ -168,13 +168,16 @@ def fresh_proc():
     import tempfile
 
     where = tempfile.mkdtemp()
-    mounted = subprocess.run(["mount", "-t", "proc", "proc", where], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        return f"held: {mounted.stderr.strip()}"
     try:
-        return open_path(f"{where}/1/environ")
+        mounted = subprocess.run(["mount", "-t", "proc", "proc", where], capture_output=True, text=True)
+        if mounted.returncode != 0:
+            return f"held: {mounted.stderr.strip()}"
+        try:
+            return open_path(f"{where}/1/environ")
+        finally:
+            subprocess.run(["umount", where])
     finally:
-        subprocess.run(["umount", where])
+        os.rmdir(where)  # nothing left in the host's /tmp
 
 
 def nsenter_engine():

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from nethelpers import CommandError, Lab, Topology
+from nethelpers import LAB_PYTHON, CommandError, Lab, Topology
 from nethelpers.sandbox import sandbox_prefix
 
 PING = "ping -c 1 -W 2"
@@ -79,11 +79,11 @@ def test_exec_reports_status_and_output(one_node):
 
 
 def test_background_server_and_client(one_node):
-    server = one_node.spawn("c1", [sys.executable, "-m", "http.server", "8080", "--bind", "172.17.0.2"])
+    server = one_node.spawn("c1", [LAB_PYTHON, "-m", "http.server", "8080", "--bind", "172.17.0.2"])
     fetch = ("import time, urllib.request\nfor _ in range(50):\n try:\n"
              "  print(urllib.request.urlopen('http://172.17.0.2:8080/', timeout=2).status); break\n"
              " except OSError: time.sleep(0.1)")
-    assert one_node.exec("c2", [sys.executable, "-c", fetch]).stdout.strip() == "200"
+    assert one_node.exec("c2", [LAB_PYTHON, "-c", fetch]).stdout.strip() == "200"
     assert server.poll() is None
     log = server.stop()
     assert '"GET / HTTP/1.1" 200' in log and "172.17.0.3" in log
