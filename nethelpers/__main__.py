@@ -1,4 +1,4 @@
-"""Command line: ``python -m nethelpers doctor | clean | commands LABFILE | check LABFILE | answers NOTEBOOK... | editions extract``."""
+"""Command line: ``python -m nethelpers doctor | clean | commands LABFILE | check LABFILE | answers NOTEBOOK... | editions extract | site``."""
 
 import argparse
 import sys
@@ -18,6 +18,8 @@ def main(argv=None):
     answers.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
     editions = sub.add_parser("editions", help="the translated editions: update their catalogs from the notebooks")
     editions.add_argument("action", choices=["extract"])
+    site = sub.add_parser("site", help="build the course website from the executed notebooks")
+    site.add_argument("--out", help="where to write it (default: build/site)")
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
@@ -32,6 +34,10 @@ def main(argv=None):
         from .editions import main as editions_main
 
         return editions_main(args.action)
+    if args.command == "site":
+        from .site import main as site_main
+
+        return site_main(args.out)
     if args.command == "answers":
         from .answers import main as answers_main
 
