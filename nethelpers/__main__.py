@@ -20,6 +20,8 @@ def main(argv=None):
     editions.add_argument("action", choices=["extract"])
     site = sub.add_parser("site", help="build the course website from the executed notebooks")
     site.add_argument("--out", help="where to write it (default: build/site)")
+    site.add_argument("--edition", action="append", default=[], metavar="EDITION=FOLDER",
+                      help="build an edition from another folder of notebooks (e.g. zh=/tmp/zh), to preview it")
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
@@ -37,7 +39,7 @@ def main(argv=None):
     if args.command == "site":
         from .site import main as site_main
 
-        return site_main(args.out)
+        return site_main(args.out, args.edition)
     if args.command == "answers":
         from .answers import main as answers_main
 

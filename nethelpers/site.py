@@ -35,6 +35,7 @@ MERMAID_VERSION = "11.17.2"
 MERMAID_INTEGRITY = "sha512-V6K3C8EBdEsPFZXSKMJe6ppQOENxuHARr9GvHX4hh47lAbhMRD9qf4oEK7LoaRQxULMa80/qt5gHO73aCleBBg=="
 MERMAID_FILES = ("package/dist/mermaid.esm.min.mjs", "package/dist/chunks/mermaid.esm.min/")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+_NOTEBOOK_LINK = re.compile(r"\]\(([\w.-]+)\.ipynb\)")  # a markdown link to another notebook
 
 TEXT = {
     "en": {
@@ -90,7 +91,7 @@ TEXT = {
     },
 }
 LAYOUT = """{% extends "!layout.html" %}
-{% block docs_body %}{{ course_bar }}{{ super() }}{% endblock %}
+{% block docs_main %}{{ course_bar }}{{ super() }}{% endblock %}
 """
 CSS = """.course-bar { display: flex; flex-wrap: wrap; gap: .4em 1.2em; align-items: baseline;
   padding: .5em .8em; margin-bottom: 1.5em; border-radius: .3em; font-size: .9em;
@@ -112,13 +113,18 @@ def editions(root=ROOT):
     return found
 
 
-def reader_notebook(notebook, edition):
-    """A notebook as the site shows it: without its ``check`` cells (source and outputs) and with
-    a sentence where a live widget was, since a static page cannot run one."""
+def reader_notebook(notebook, edition, elsewhere=()):
+    """A notebook as the site shows it: without its ``check`` cells (source and outputs), with
+    a sentence where a live widget was (a static page cannot run one), and its links to the
+    notebooks ``elsewhere`` (not in this edition) sent to their English pages."""
     notebook = copy.deepcopy(notebook)
     notebook["cells"] = [cell for cell in notebook["cells"]
                          if CHECK_TAG not in cell.get("metadata", {}).get("tags", [])]
     for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown" and elsewhere:
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            cell["source"] = _NOTEBOOK_LINK.sub(
+                lambda m: f"](en:{m.group(1)})" if m.group(1) in elsewhere else m.group(0), source)
         for output in cell.get("outputs", []):
             if WIDGET_MIME in output.get("data", {}):
                 output["data"] = {"text/markdown": TEXT[edition]["widget"]}
@@ -164,12 +170,14 @@ def _run_page(edition, readme_text):
             f"{text['docker_after']}\n")
 
 
-def stage(edition, notebooks_dir, src, readme_text):
+def stage(edition, notebooks_dir, src, readme_text, english=()):
     """Write the Sphinx sources of one edition into ``src``: the reader's notebooks, an index
-    and the run page. Returns the pages' names (Sphinx docnames)."""
-    stems = []
-    for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
-        notebook = reader_notebook(json.loads(path.read_text(encoding="utf-8")), edition)
+    and the run page. A link to a notebook of the ``english`` ones that this edition lacks goes
+    to its English page. Returns the pages' names (Sphinx docnames)."""
+    stems, paths = [], sorted(Path(notebooks_dir).glob("*.ipynb"))
+    elsewhere = set(english) - {path.stem for path in paths}
+    for path in paths:
+        notebook = reader_notebook(json.loads(path.read_text(encoding="utf-8")), edition, elsewhere)
         _write(src / path.name, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
         stems.append(path.stem)
     if not stems:
@@ -239,6 +247,8 @@ def sphinx_config(edition, other, other_pages, static):
         "nb_execution_mode": "off",
         "nb_render_markdown_format": "myst",  # a printed ```mermaid fence becomes a diagram
         "myst_fence_as_directive": ["mermaid"],
+        # en:NAME, a notebook this edition lacks, links to its English page
+        "myst_url_schemes": {"http": None, "https": None, "mailto": None, "en": "../en/{{path}}.html"},
         "mermaid_use_local": "mermaid/mermaid.esm.min.mjs",
         "mermaid_fullscreen": False,
         "html_theme": "sphinx_book_theme",
@@ -251,7 +261,7 @@ def sphinx_config(edition, other, other_pages, static):
         "html_last_updated_fmt": None,
         "course_edition": edition,
         "course_other": other or "",
-        "course_other_pages": other_pages,
+        "course_other_pages": [*other_pages, "genindex", "search"],  # and Sphinx's own pages
     }
 
 
@@ -330,7 +340,8 @@ def build(out=ROOT / "build" / "site", sources=None, root=ROOT):
     if unknown:
         raise SiteError(f"no site language for edition(s) {sorted(unknown)}: known are {sorted(LANGUAGES)}")
     readme = (Path(root) / "README.md").read_text(encoding="utf-8")
-    pages = {e: stage(e, folder, work / "src" / e, readme) for e, folder in sources.items()}
+    english = [path.stem for path in Path(sources.get("en", editions(root)["en"])).glob("*.ipynb")]
+    pages = {e: stage(e, folder, work / "src" / e, readme, english if e != "en" else ()) for e, folder in sources.items()}
     static = {"mermaid": mermaid_assets(Path(root) / "build" / "cache"), "css": work / "static", "templates": work / "templates"}
     _write(static["css"] / "course.css", CSS)
     _write(static["templates"] / "layout.html", LAYOUT)
@@ -349,16 +360,29 @@ def build(out=ROOT / "build" / "site", sources=None, root=ROOT):
     return pages
 
 
-def main(out=None):
+def parse_editions(specs, root=ROOT):
+    """The editions to build: those in the checkout, with ``EDITION=FOLDER`` specs put in their place."""
+    sources = editions(root)
+    for spec in specs:
+        edition, sep, folder = spec.partition("=")
+        if not sep or edition not in LANGUAGES or not Path(folder).is_dir():
+            raise SiteError(f"--edition {spec!r}: give EDITION=FOLDER, with EDITION one of {sorted(LANGUAGES)} "
+                            "and FOLDER a folder of notebooks")
+        sources[edition] = Path(folder)
+    return sources
+
+
+def main(out=None, specs=()):
     """``python -m nethelpers site``: build the site and say where it is."""
     out = Path(out) if out else ROOT / "build" / "site"
     try:
-        pages = build(out)
+        pages = build(out, parse_editions(specs))
     except SiteError as e:
         raise SystemExit(str(e))
     for edition, names in pages.items():
         print(f"{edition}: {len(names)} pages in {out / edition}")
-    print(f"serve it with: python3 -m http.server -d {out} 8000   (then open http://127.0.0.1:8000/)")
+    print(f"read it served (its diagrams load as modules): python3 -m http.server -b 127.0.0.1 -d {out} 8000, "
+          "then http://127.0.0.1:8000/")
     return 0
 
 
