@@ -90,13 +90,15 @@ TEXT = {
         "widget": "*notebook 中这里是一个交互式小部件：运行 notebook 即可使用。*",
     },
 }
-LAYOUT = """{% extends "!layout.html" %}
-{% block docs_main %}{{ course_bar }}{{ super() }}{% endblock %}
-"""
+# The course bar at the top of the article: every page's template, and the search page's own.
+TEMPLATES = {name: f'{{% extends "!{name}" %}}\n{{% block docs_body %}}{{{{ course_bar }}}}{{{{ super() }}}}{{% endblock %}}\n'
+             for name in ("layout.html", "search.html")}
 CSS = """.course-bar { display: flex; flex-wrap: wrap; gap: .4em 1.2em; align-items: baseline;
   padding: .5em .8em; margin-bottom: 1.5em; border-radius: .3em; font-size: .9em;
   background: var(--pst-color-surface); border: 1px solid var(--pst-color-border); }
 .course-bar .course-lang { font-weight: bold; }
+pre.mermaid { overflow-x: auto; }
+article pre.mermaid > svg { width: max-content !important; max-width: none !important; }
 """
 
 
@@ -251,8 +253,12 @@ def sphinx_config(edition, other, other_pages, static):
         "myst_url_schemes": {"http": None, "https": None, "mailto": None, "en": "../en/{{path}}.html"},
         "mermaid_use_local": "mermaid/mermaid.esm.min.mjs",
         "mermaid_fullscreen": False,
+        # a ladder at its own size (its labels stay readable), scrolled sideways when wider than the page
+        "mermaid_init_config": {"startOnLoad": False, "sequence": {"useMaxWidth": False}},
+        "mermaid_height": "auto",
         "html_theme": "sphinx_book_theme",
-        "html_theme_options": {"use_download_button": False, "home_page_in_toc": True, "show_toc_level": 2},
+        "html_theme_options": {"use_download_button": False, "home_page_in_toc": True, "show_toc_level": 2,
+                               "footer_content_items": []},
         "html_static_path": [str(static["mermaid"]), str(static["css"])],
         "html_css_files": ["course.css"],
         "templates_path": [str(static["templates"])],
@@ -344,7 +350,8 @@ def build(out=ROOT / "build" / "site", sources=None, root=ROOT):
     pages = {e: stage(e, folder, work / "src" / e, readme, english if e != "en" else ()) for e, folder in sources.items()}
     static = {"mermaid": mermaid_assets(Path(root) / "build" / "cache"), "css": work / "static", "templates": work / "templates"}
     _write(static["css"] / "course.css", CSS)
-    _write(static["templates"] / "layout.html", LAYOUT)
+    for name, template in TEMPLATES.items():
+        _write(static["templates"] / name, template)
     names = sorted(sources, key=list(LANGUAGES).index)
     jobs = {}
     for e in names:
