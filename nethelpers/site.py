@@ -11,7 +11,7 @@ folded checks (cells tagged ``check``) are left out, source and outputs: they ar
 reader. Exercises stay as they are. Every page carries a bar with a switch to the same page in
 the other language (its index when the page is missing there) and how to run that notebook.
 
-    ./course site                        # or: python -m nethelpers site [--out build/site]
+    ./course site      # or: python -m nethelpers site [--out build/site] [--edition zh=FOLDER]
 """
 
 import base64
