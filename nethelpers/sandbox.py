@@ -1,7 +1,7 @@
 """Starting a lab engine in its sandbox, and talking to it.
 
 :class:`EngineClient` starts the engine (:mod:`nethelpers.engine`) under ``unshare`` in a new
-user, mount, network and PID namespace, in a session of its own so that a Jupyter interrupt
+user, mount, network, IPC and PID namespace, in a session of its own so that a Jupyter interrupt
 does not reach it, and speaks to it over a socketpair. The engine exits when the client's end
 closes: at :meth:`close`, at garbage collection, at the client's exit or SIGKILL.
 

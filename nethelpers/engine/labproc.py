@@ -1,4 +1,16 @@
-"""Lab commands: how the engine starts them, with what rights, and how it waits for them."""
+"""Lab commands: how the engine starts them, with what rights, and how it waits for them.
+
+What holds for every lab command (see also :mod:`.labspace`):
+
+- it runs in the lab's PID namespace, where PID 1 is the lab's init: the engine is not there, so
+  the command cannot name it (no ``/proc`` entry, no pid to signal, ``prlimit``, ``setpriority``);
+- it runs in the lab's root: the system's folders read-only, the lab's own ``/tmp``, ``/dev/shm``
+  and ``/proc``, nobody's home, nothing of the engine's ``/run``; those mounts are locked;
+- it has a sysfs of its own network namespace (:func:`own_sysfs`), starts in ``/``, and runs
+  without the rights in :data:`LAB_DROPS` (``CAP_SYS_PTRACE`` among them), with ``no_new_privs``;
+- it ends by its deadline or when the client cancels, with its whole process group, and its
+  output is kept up to :data:`OUTPUT_LIMIT` a stream (:func:`communicate`).
+"""
 
 import ctypes
 import os

@@ -3,8 +3,9 @@
 It runs (after :mod:`.boot`) inside a sandbox that :mod:`nethelpers.sandbox` starts with ``unshare``: its own user
 namespace (where it is root, and the host's network namespace answers EPERM), its own mount
 namespace (a private tmpfs on ``/run``, so ``/run/netns`` entries never reach the host), its
-own empty network namespace and its own PID namespace (it is PID 1: when it exits, every
-process it started dies with it, and so every lab namespace is freed).
+own empty network namespace, IPC namespace and PID namespace (it is PID 1: when it exits, every
+process it started dies with it, and so every lab namespace is freed). Lab commands run one level
+further in, in the lab's PID namespace and root (see :mod:`.labspace`): they never see the engine.
 
 It serves one client over a Unix stream socket, one request at a time, and exits as soon as
 the client hangs up, whatever it is doing. Requests are ``{seq, request, args}``, and only
