@@ -5,7 +5,7 @@ import platform
 import shutil
 
 from .errors import PrivilegeError
-from .sandbox import ROOT_RUN_ID, sandbox_mode, userns_available
+from .sandbox import ROOT_RUN_IDS, sandbox_mode, userns_available
 from .state import Table
 
 TOOLS = {
@@ -89,7 +89,8 @@ def _lab_root_row():
         return {"check": "lab root on the host", "result": "MISSING", "detail": str(e), "what to do": "see above"}
     detail = {
         "rootless": f"uid {os.geteuid()} (you): lab code has your rights, no more",
-        "root": f"uid {ROOT_RUN_ID}, an id no account has: lab code cannot read /etc/shadow or write /etc",
+        "root": (f"a uid of its own for each lab ({ROOT_RUN_IDS.start} + the pid of its sandbox), an id no account "
+                 "has: lab code cannot read /etc/shadow or write /etc"),
         "unsafe root": "UNSAFE (NETHELPERS_UNSAFE_ROOT=1): the host's root; lab code can change host files",
         "root without user namespace": "UNSAFE (no user namespace): the host's root; isolation by discipline only",
     }[mode]
@@ -117,11 +118,12 @@ def _kernel_rows():
                 detail = "works" if result.ok else (result.stderr.strip().splitlines() or ["failed"])[-1]
                 rows.append({"check": f"kernel: {feature}", "result": "ok" if result.ok else "MISSING",
                              "detail": detail, "what to do": "" if result.ok else todo})
-            # optional: br_netfilter makes bridged IPv4 frames pass the IPv4 netfilter hooks (notebooks 08, 11)
+            # optional: br_netfilter makes bridged IPv4 frames pass the IPv4 netfilter hooks (notebooks 04b, 08b, 11)
             brnf = lab.exec("probe", "test -e /proc/sys/net/bridge/bridge-nf-call-iptables").ok
             rows.append({"check": "kernel: br_netfilter", "result": "ok" if brnf else "optional",
-                         "detail": "loaded: bridged IPv4 frames pass the iptables/nft ip hooks" if brnf
-                         else "not loaded: bridged frames skip the IPv4 hooks (notebooks 08, 11 show both)",
+                         "detail": "loaded: bridged IPv4 frames pass the iptables/nft ip hooks "
+                                   "(bridge-nf-call-iptables, 1 in each new network namespace)" if brnf
+                         else "not loaded: bridged frames skip the IPv4 hooks (notebooks 04b, 08b, 11 show both)",
                          "what to do": "" if brnf else "sudo modprobe br_netfilter (a rootless lab cannot load it)"})
     except Exception as e:  # the doctor reports, it does not crash
         rows.append({"check": "kernel features", "result": "MISSING", "detail": str(e),
