@@ -328,7 +328,7 @@ def problems(notebooks_dir="notebooks", names=None):
                 found.append(f"{po_path}: stale against {path.name}: run python -m nethelpers editions extract")
             left = _untranslated(root, lang, path.stem)
             found += [f"{po_path}: untranslated: {msgid[:70]!r}" for msgid in left]
-            if not left:
+            if not left and path.stem not in stale:
                 found += _edition_problems(path, root / edition / path.name, po_path)
         known = {path.name for path in sources}
         found += [f"{orphan}: an edition of no notebook: remove it" for orphan in sorted((root / edition).glob("*.ipynb"))
