@@ -63,3 +63,54 @@ def tr(text, lang=None, **values):
     """
     shown = _catalog(lang or language()).get(text, text)
     return shown.format(**values) if values else shown
+
+
+def column(name, lang=None):
+    """A table's column header as shown: translated where the language has a word for it,
+    else as it is (``mac``, ``mtu``, ``dev`` are the tools' own names)."""
+    lang = lang or language()
+    if lang == "zh_CN":
+        from .zh_cn import COLUMNS
+
+        return COLUMNS.get(name, name)
+    return name
+
+
+# Fonts with Chinese glyphs, smallest package first: fonts-wqy-microhei (5 MB installed), then Noto CJK.
+CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback")
+_CJK_FILES = ("wqy-microhei", "NotoSansCJK", "wqy-zenhei", "DroidSansFallback")
+_found = []
+
+
+def cjk_font():
+    """The family name of an installed font with Chinese glyphs, or None. A font installed after
+    matplotlib built its font cache is added to it here."""
+    if _found:
+        return _found[0]
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    if not names.intersection(CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if any(part in Path(path).name for part in _CJK_FILES):
+                font_manager.fontManager.addfont(path)
+        names = {f.name for f in font_manager.fontManager.ttflist}
+    _found.append(next((name for name in CJK_FONTS if name in names), None))
+    return _found[0]
+
+
+def families(*base):
+    """Font families for text that may hold Chinese: ``base``, then a CJK font as matplotlib's
+    fallback for the glyphs ``base`` lacks (English text looks the same)."""
+    cjk = cjk_font() if language() != ENGLISH else None
+    return [*base, cjk] if cjk else list(base)
+
+
+def use_fonts():
+    """Let figures drawn from now on show Chinese: the CJK font as the default family's fallback,
+    when nethelpers speaks a language that needs it and such a font is installed."""
+    import matplotlib
+
+    cjk = cjk_font() if language() != ENGLISH else None
+    if cjk and cjk not in matplotlib.rcParams["font.family"]:
+        matplotlib.rcParams["font.family"] = [*matplotlib.rcParams["font.family"], cjk]
