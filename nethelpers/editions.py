@@ -172,13 +172,6 @@ def _catalog(catalog_path):
     return {entry.msgid: entry for entry in _polib().pofile(str(catalog_path), wrapwidth=0) if not entry.obsolete}
 
 
-def _write(notebook, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(notebook, f, ensure_ascii=False, indent=1)
-        f.write("\n")
-
-
 def execute(notebook, folder, timeout=900):
     """Run ``notebook`` as nbval does, its kernel in ``folder`` (so nethelpers speaks the
     edition's language there, :mod:`nethelpers.i18n`); its outputs become the edition's own."""
@@ -207,13 +200,14 @@ def build(notebooks_dir="notebooks", names=None, run=True, say=print):
                 why = f"{len(left)} message(s) untranslated" if left else "catalog stale: run editions extract"
                 say(f"{edition}/{path.name}: skipped, {why}")
                 continue
-            notebook = render(path, _catalog_path(root, lang, path.stem))
+            notebook = nbformat.reads(json.dumps(render(path, _catalog_path(root, lang, path.stem))), as_version=4)
             target = root / edition / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
             if run:
-                say(f"{edition}/{path.name}: executing {sum(c['cell_type'] == 'code' for c in notebook['cells'])} "
+                say(f"{edition}/{path.name}: executing {sum(c.cell_type == 'code' for c in notebook.cells)} "
                     "code cells ...")
-                notebook = execute(nbformat.from_dict(notebook), target.parent)
-            _write(notebook, target)
+                execute(notebook, target.parent.resolve())
+            nbformat.write(notebook, str(target))
             say(f"{edition}/{path.name}: written")
             built.append(path.stem)
     return built
