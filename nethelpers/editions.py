@@ -284,6 +284,15 @@ def _first_difference(got, want):
     return f"{len(got)} such cells, expected {len(want)}"
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _quotes(catalog_path):
+    """Blocks the edition keeps as the source has them because they are already Chinese (quotes
+    of the write-up, English words and all): their translation is the message itself."""
+    return {msgid for msgid, entry in _catalog(catalog_path).items() if entry.msgstr == msgid and _CJK.search(msgid)}
+
+
 def _edition_problems(path, edition_path, catalog_path):
     """How one edition notebook differs from its source and catalog, and its English prose."""
     if not edition_path.exists():
@@ -297,8 +306,10 @@ def _edition_problems(path, edition_path, catalog_path):
     if _cells(edition, "markdown") != expected:
         found.append(f"{edition_path}: markdown differs from the catalog's: "
                      f"{_first_difference(_cells(edition, 'markdown'), expected)}; build it again")
+    quoted = _quotes(catalog_path)
     for number, markdown in enumerate(_cells(edition, "markdown"), 1):
-        for run in english_prose(markdown):
+        prose = "\n\n".join(block for block in blocks(markdown) if block not in quoted)
+        for run in english_prose(prose):
             found.append(f"{edition_path}: English prose in markdown cell {number}: {run!r}; "
                          "translate it in the catalog (or put a command or name in `code`)")
     return found

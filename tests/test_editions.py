@@ -232,3 +232,20 @@ def test_render_keeps_code_cells_byte_identical(tmp_path_factory, cells):
     assert json.dumps(code, ensure_ascii=False) == json.dumps(
         [c for c in edition["cells"] if c["cell_type"] == "code"], ensure_ascii=False)
     assert len(edition["cells"]) == len(source["cells"])
+
+
+def test_a_quote_of_the_chinese_write_up_may_keep_its_english_words(course):
+    """A write-up quote is copied as it is (its msgstr is its msgid); an English block copied so is not."""
+    notebook = json.loads((course / "02-two.ipynb").read_text())
+    notebook["cells"].append({"cell_type": "markdown", "id": "quote", "metadata": {},
+                              "source": "> 比如：Network namespace | PID namespaces and so on\n\nThe bridge is on the host."})
+    _save(notebook, course / "02-two.ipynb")
+    editions.extract(course, "zh_CN")
+    po_path = course / "locale" / "zh_CN" / "02-two.po"
+    po = polib.pofile(str(po_path), wrapwidth=0)
+    for entry in po:
+        entry.msgstr = entry.msgstr or entry.msgid
+    po.save(str(po_path))
+    editions.build(course, run=False, say=lambda line: None)
+    found = "\n".join(editions.problems(course))
+    assert "'The bridge is on the host'" in found and "PID namespaces" not in found
