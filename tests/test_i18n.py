@@ -144,3 +144,16 @@ def test_a_chinese_ladder_and_topology_of_a_real_capture(monkeypatch):
     assert any("在此处捕获到数据包" in t.get_text() for ax in drawn.axes for t in ax.texts)
     _draw_without_missing_glyphs(ladder)
     _draw_without_missing_glyphs(drawn)
+
+
+def test_jupyterlab_speaks_chinese_with_the_course_settings():
+    """`./course lab zh` passes jupyterlab/zh_CN as JupyterLab's app settings dir; JupyterLab's own
+    reader of that dir finds the locale there, and the zh-CN language pack is installed."""
+    import importlib.util
+
+    from jupyterlab_server.settings_utils import _get_overrides
+
+    overrides, error = _get_overrides(str(ROOT / "jupyterlab" / "zh_CN"))
+    assert not error and overrides["@jupyterlab/translation-extension:plugin"]["locale"] == "zh_CN"
+    assert '--LabApp.app_settings_dir="$PWD/jupyterlab/zh_CN"' in (ROOT / "course").read_text()
+    assert importlib.util.find_spec("jupyterlab_language_pack_zh_CN"), "pip install jupyterlab-language-pack-zh-cn"
