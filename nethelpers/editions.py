@@ -30,6 +30,28 @@ OMIT = "omit"
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 # Markdown link and image targets that climb out of notebooks/: one level deeper in an edition.
 _UP_LINK = re.compile(r"(\]\(|src=\")(\.\./)")
+# Chinese, Japanese and Korean characters and their full-width punctuation.
+_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_CJK_BREAK = re.compile(f"(?<=[{_CJK}])\n[ \t]*(?=[{_CJK}])")
+
+
+def join_cjk_lines(markdown):
+    """A translation's line breaks between two CJK characters removed, outside fenced code:
+    markdown turns a line break inside a paragraph into a space, which Latin text wants and
+    Chinese does not (browsers show it). Lines that start with a marker (a list item, a quote,
+    a heading, a table row) start with no CJK character, so they are never joined.
+
+    >>> join_cjk_lines("网桥在这里\n  学习。\nbridge")
+    '网桥在这里学习。\nbridge'
+    """
+    parts, fenced = [], False
+    for chunk in re.split(r"(^ {0,3}(?:```|~~~).*$)", markdown, flags=re.M):
+        if _FENCE.match(chunk):
+            fenced = not fenced
+            parts.append(chunk)
+        else:
+            parts.append(chunk if fenced else _CJK_BREAK.sub("", chunk))
+    return "".join(parts)
 
 
 def _polib():
@@ -147,7 +169,7 @@ def _translate(markdown, catalog):
         if entry is None or not _done(entry):
             raise KeyError(block)
         if OMIT not in entry.flags:
-            parts.append(_UP_LINK.sub(r"\1../\2", entry.msgstr))
+            parts.append(_UP_LINK.sub(r"\1../\2", join_cjk_lines(entry.msgstr)))
     return "\n\n".join(parts)
 
 

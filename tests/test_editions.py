@@ -249,3 +249,18 @@ def test_a_quote_of_the_chinese_write_up_may_keep_its_english_words(course):
     editions.build(course, run=False, say=lambda line: None)
     found = "\n".join(editions.problems(course))
     assert "'The bridge is on the host'" in found and "PID namespaces" not in found
+
+
+_HAN = st.text(st.characters(min_codepoint=0x4E00, max_codepoint=0x4E80), min_size=1, max_size=4)
+
+
+@budget(100)
+@given(st.lists(st.tuples(_HAN, st.sampled_from(["\n", "\n  ", "\n- ", "\n> ", "\nx "])), min_size=1, max_size=6),
+       _HAN)
+def test_a_chinese_paragraph_is_joined_where_two_chinese_lines_meet_and_nowhere_else(pieces, last):
+    text = "".join(han + sep for han, sep in pieces) + last
+    joined = editions.join_cjk_lines(text)
+    expected = "".join(han + ("" if sep in ("\n", "\n  ") else sep) for han, sep in pieces) + last
+    assert joined == expected
+    fenced = f"```\n{text}\n```"
+    assert editions.join_cjk_lines(fenced) == fenced  # code keeps its lines
