@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from .discover import Discovered, discover
-from .i18n import families, tr, use_fonts
+from .i18n import families, shown, tr, use_fonts
 
 # Sizes are in inches: one data unit is one inch, so fonts stay fixed whatever the lab's size.
 FONT = 8  # points, every interface label
@@ -197,7 +197,7 @@ def topology(lab, highlight=None, title=None, ax=None, show_addresses=True):
         lab: a built Lab (or a :class:`~nethelpers.discover.Discovered` already read).
         highlight: a Capture (or a list of Packets), or ``"ns:ifname"`` points: where a
             packet was seen, drawn in red, with the links it took thickened.
-        title: the figure's title (default: the lab's name).
+        title: the figure's title (default: the lab's name), shown in the edition's language.
         ax: a matplotlib Axes to draw into (default: a new figure sized to the lab).
         show_addresses: label interfaces with their addresses and MACs (else names only).
 
@@ -217,7 +217,7 @@ def topology(lab, highlight=None, title=None, ax=None, show_addresses=True):
         title = tr("lab {name!r}, as the kernel holds it", name=name) if name else tr("the lab, as the kernel holds it")
     drawing = _Drawing(found, hl, show_addresses)
     drawing.layout()
-    return drawing.render(title, ax)
+    return drawing.render(shown(title), ax)
 
 
 class _Drawing:

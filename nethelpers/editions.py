@@ -8,6 +8,25 @@ cells in the same order, the markdown translated, the code cells copied unchange
 the edition's folder, so that its saved outputs are its own (figures, widgets and exercise
 messages speak the edition's language there: :mod:`nethelpers.i18n`).
 
+The code cells stay English, and so do the texts they give nethelpers to show; the edition's
+catalogs translate those too, as messages of context ``code`` (``msgctxt "code"``, so that a
+text never meets a markdown block of the same words), and nethelpers shows them translated when
+it runs in the edition (:func:`nethelpers.i18n.shown`). The texts, found in the code cells by
+:func:`code_texts` (string literals only: a text the code computes is not in any catalog), are
+
+- ``check(question, prediction, observed, explanation, hint)``: the question, explanation and
+  hint (by position or keyword) - the learner reads them when the exercise answers; the answer
+  key stays keyed by the English question;
+- ``Table(title, columns, rows)``: the title, the column names written in ``columns``, and the
+  string values of the dicts written in ``rows``;
+- ``x.table(title)`` (captures, journeys, hook passages, discovered labs): the title;
+- any call's ``title=`` (``topology``, ``ladder``, ``figure``...): the figure's or table's title;
+
+each a string literal with a letter in it; a column name or a cell only when it has a space too: a
+single word there (``eth0``, ``UDP``, ``stp_state``) is a name and is shown as it is (the
+single-word column names have their words in :mod:`nethelpers.zh_cn`). What the code prints itself (``print``, IPython's ``Markdown``) is not
+nethelpers' to translate and stays English.
+
 A translator fills ``msgstr``. A block that has no place in an edition (for instance the
 English rendering of the Chinese write-up, in the Chinese edition) is flagged ``omit`` and
 left empty. When an English block changes, its old message goes obsolete and the new one
@@ -20,12 +39,14 @@ arrives untranslated, so :func:`problems` reports it until it is translated agai
 ``tests/test_editions.py`` fails on whatever ``check`` reports.
 """
 
+import ast
 import copy
 import json
 import re
 from pathlib import Path
 
-from .i18n import EDITIONS  # edition folder -> catalog language
+from .i18n import CODE, EDITIONS  # the code texts' msgctxt; edition folder -> catalog language
+
 OMIT = "omit"
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 # Markdown link and image targets that climb out of notebooks/: one level deeper in an edition.
@@ -57,8 +78,8 @@ def join_cjk_lines(markdown):
 def _polib():
     try:
         import polib
-    except ImportError:  # a maintainer's tool: the course itself never needs it
-        raise SystemExit("the editions tools need polib: ./course test installs it (pip install polib)")
+    except ImportError:  # a dependency of nethelpers (pyproject.toml): an environment without it is broken
+        raise SystemExit("the editions tools need polib: ./course lab or ./course test installs it (pip install polib)")
     return polib
 
 
@@ -87,8 +108,73 @@ def _source(cell):
     return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
 
 
+_CHECK_TEXTS = ((0, "question"), (3, "explanation"), (4, "hint"))  # check()'s texts: position, keyword
+
+
+def _called(call):
+    return call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", None)
+
+
+def _shown_arguments(call):
+    """The arguments of one call whose texts nethelpers shows (the rule in this module's
+    docstring): ``(sentences, cells)``, the texts and the table cells that are texts if they
+    have a space (else names)."""
+    name, keywords = _called(call), {kw.arg: kw.value for kw in call.keywords if kw.arg}
+    sentences, cells = [keywords.get("title")], []
+    if name == "check":
+        sentences += [call.args[i] if i < len(call.args) else keywords.get(kw) for i, kw in _CHECK_TEXTS]
+    if name in ("Table", "table"):
+        sentences.append(call.args[0] if call.args else None)
+    if name == "Table" and len(call.args) > 1:
+        cells += list(ast.walk(call.args[1]))
+    if name == "Table" and len(call.args) > 2:
+        cells += [value for node in ast.walk(call.args[2]) if isinstance(node, ast.Dict) for value in node.values]
+    return ([node for node in sentences if _is_text(node)],
+            [node for node in cells if _is_text(node) and " " in node.value.strip()])
+
+
+def _is_text(node):
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and re.search(r"[A-Za-z]", node.value)
+
+
+def code_texts(source):
+    """The texts a code cell gives nethelpers to show, in the order they appear, each once.
+
+    >>> code_texts('check("echo request seen at", prediction, seen, hint="Which ports flood?")')
+    ['echo request seen at', 'Which ports flood?']
+    >>> code_texts('Table("links by name", ["name", "eth0 MAC"], [{"name": "eth0", "what": "the uplink"}])')
+    ['links by name', 'eth0 MAC', 'the uplink']
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a cell of shell or magic lines: no nethelpers call to read
+        return []
+    nodes = [node for call in ast.walk(tree) if isinstance(call, ast.Call)
+             for found in _shown_arguments(call) for node in found]
+    texts = [node.value for node in sorted(nodes, key=lambda n: (n.lineno, n.col_offset))]
+    return list(dict.fromkeys(texts))
+
+
 def _markdown_cells(notebook):
     return [cell for cell in notebook["cells"] if cell["cell_type"] == "markdown"]
+
+
+def _messages(notebook):
+    """``(msgctxt, msgid, occurrence)`` of a notebook's messages, each once: the markdown blocks
+    (no context), then the texts of its code cells (context ``code``)."""
+    found = {}
+    for number, cell in enumerate(_markdown_cells(notebook), 1):
+        for block in blocks(_source(cell)):
+            found.setdefault((None, block), f"{number}")
+    code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    for number, cell in enumerate(code_cells, 1):
+        for text in code_texts(_source(cell)):
+            found.setdefault((CODE, text), f"code-{number}")
+    return [(context, msgid, where) for (context, msgid), where in found.items()]
+
+
+def _key(entry):
+    return entry.msgctxt, entry.msgid
 
 
 def _catalog_path(root, lang, stem):
@@ -101,26 +187,24 @@ def _read(path):
 
 
 def _fresh_catalog(path, lang, memory, old):
-    """The catalog of notebook ``path`` as :func:`extract` writes it: a message per block, the
-    translations ``memory`` has, and ``old``'s translated blocks that are gone, obsolete."""
+    """The catalog of notebook ``path`` as :func:`extract` writes it: a message per block and per
+    code text, the translations ``memory`` has, and ``old``'s translated messages that are gone,
+    obsolete."""
     polib = _polib()
     po = polib.POFile(wrapwidth=0)
     po.metadata = {"Project-Id-Version": "container-networking", "Language": lang,
                    "MIME-Version": "1.0", "Content-Type": "text/plain; charset=UTF-8",
                    "Content-Transfer-Encoding": "8bit"}
     seen = set()
-    for number, cell in enumerate(_markdown_cells(_read(path)), 1):
-        for block in blocks(_source(cell)):
-            if block in seen:
-                continue
-            seen.add(block)
-            entry = polib.POEntry(msgid=block, msgstr="", occurrences=[(path.name, str(number))])
-            before = memory.get(block)
-            if before is not None:
-                entry.msgstr, entry.flags, entry.tcomment = before.msgstr, list(before.flags), before.tcomment
-            po.append(entry)
+    for context, msgid, where in _messages(_read(path)):
+        seen.add((context, msgid))
+        entry = polib.POEntry(msgctxt=context, msgid=msgid, msgstr="", occurrences=[(path.name, where)])
+        before = memory.get((context, msgid))
+        if before is not None:
+            entry.msgstr, entry.flags, entry.tcomment = before.msgstr, list(before.flags), before.tcomment
+        po.append(entry)
     for gone in old or ():
-        if gone.msgid not in seen and (gone.msgstr or OMIT in gone.flags):
+        if _key(gone) not in seen and (gone.msgstr or OMIT in gone.flags):
             gone.obsolete = True
             po.append(gone)
     return po
@@ -147,14 +231,15 @@ def extract(notebooks_dir, lang):
 
 
 def _memory(notebooks_dir, lang):
-    """Every translated block of ``lang``, from all its catalogs: a block that moved to another
-    notebook (a notebook split in two) keeps its translation."""
+    """Every translated message of ``lang``, from all its catalogs, by context and text: a block
+    or a code text that moved to another notebook (a notebook split in two) keeps its
+    translation, and a text shown in several notebooks is translated once."""
     polib = _polib()
     memory = {}
     for po_path in sorted((Path(notebooks_dir) / "locale" / lang).glob("*.po")):
         for entry in polib.pofile(str(po_path), wrapwidth=0):
-            if _done(entry) and (entry.msgid not in memory or not entry.obsolete):
-                memory[entry.msgid] = entry
+            if _done(entry) and (_key(entry) not in memory or not entry.obsolete):
+                memory[_key(entry)] = entry
     return memory
 
 
@@ -190,8 +275,13 @@ def render(source_path, catalog_path):
     return notebook
 
 
+def _entries(catalog_path):
+    return [entry for entry in _polib().pofile(str(catalog_path), wrapwidth=0) if not entry.obsolete]
+
+
 def _catalog(catalog_path):
-    return {entry.msgid: entry for entry in _polib().pofile(str(catalog_path), wrapwidth=0) if not entry.obsolete}
+    """The markdown blocks' messages of a catalog, by block (the code texts are nethelpers')."""
+    return {entry.msgid: entry for entry in _entries(catalog_path) if entry.msgctxt is None}
 
 
 def execute(notebook, folder, timeout=900):
@@ -239,7 +329,8 @@ def _untranslated(root, lang, stem):
     po_path = _catalog_path(root, lang, stem)
     if not po_path.exists():
         return ["(no catalog)"]
-    return [msgid for msgid, entry in _catalog(po_path).items() if not _done(entry)]
+    return [f"{entry.msgid[:70]!r}" + (f" (a {CODE} text)" if entry.msgctxt == CODE else "")
+            for entry in _entries(po_path) if not _done(entry)]
 
 
 def _stale(root, lang):
@@ -354,7 +445,7 @@ def problems(notebooks_dir="notebooks", names=None):
             if path.stem in stale:
                 found.append(f"{po_path}: stale against {path.name}: run python -m nethelpers editions extract")
             left = _untranslated(root, lang, path.stem)
-            found += [f"{po_path}: untranslated: {msgid[:70]!r}" for msgid in left]
+            found += [f"{po_path}: untranslated: {message}" for message in left]
             if not left and path.stem not in stale:
                 found += _edition_problems(path, root / edition / path.name, po_path)
         known = {path.name for path in sources}

@@ -14,6 +14,10 @@ answer, each a Python literal). Under test the environment variable ``NETHELPERS
 names that key: :func:`check` compares the key's answer with what was observed, raises
 :class:`PredictionError` if they differ, and shows the learner's prompt, so that a notebook's
 saved outputs of a notebook that ships ``prediction = None`` hold neither an answer nor a verdict.
+
+In an edition (:mod:`nethelpers.i18n`) the learner reads the question, explanation and hint in
+the edition's language, from its catalogs; the key still knows the question by its English text,
+which the code passes.
 """
 
 import ast
@@ -22,7 +26,7 @@ import os
 
 from IPython.display import Markdown, display
 
-from .i18n import tr
+from .i18n import shown, tr
 
 ANSWERS = "NETHELPERS_ANSWERS"
 PROMPT = "Write your prediction in the cell above, run it, then run this cell."
@@ -65,7 +69,7 @@ def check(question, prediction, observed, explanation="", hint=""):
     """Compare a prediction with what was observed, and tell the learner.
 
     Args:
-        question: the question, as the key names it.
+        question: the question, as the key names it (in English; shown translated).
         prediction: the learner's answer; None until they write one.
         observed: what the lab showed.
         explanation: shown with "Correct".
@@ -92,11 +96,12 @@ def check(question, prediction, observed, explanation="", hint=""):
         display(Markdown(tr(PROMPT)))
         return None
     if prediction == observed:
-        correct = tr("**Correct** ({question}): {observed}.", question=question, observed=_shown(observed))
-        display(Markdown(f"{correct} {explanation}".rstrip()))
+        correct = tr("**Correct** ({question}): {observed}.", question=shown(question), observed=_shown(observed))
+        display(Markdown(f"{correct} {shown(explanation)}".rstrip()))
         return None
-    text = tr("**Not yet** ({question}): {difference}.", question=question, difference=_difference(prediction, observed))
+    text = tr("**Not yet** ({question}): {difference}.", question=shown(question),
+              difference=_difference(prediction, observed))
     if hint:
-        text += tr(" Hint: {hint}", hint=hint)
+        text += tr(" Hint: {hint}", hint=shown(hint))
     display(Markdown(text + tr(" Change your prediction, run its cell again, then this one.")))
     return None

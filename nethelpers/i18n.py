@@ -11,6 +11,13 @@ nbval and nbconvert all start a notebook's kernel in the notebook's own folder, 
 The words of figures, widgets and exercise messages go through :func:`tr`. Each language has
 a small reviewed dictionary, English text -> its translation (:mod:`nethelpers.zh_cn`), and a
 text with no translation is shown in English (``tests/test_i18n.py`` fails on any such text).
+
+The texts the notebooks' code gives nethelpers (an exercise's question, explanation and hint, a
+table's or figure's title) are the notebooks', not the package's: they are translated in the
+edition's own catalogs, ``notebooks/locale/<lang>/*.po``, as messages of context ``code``
+(:mod:`nethelpers.editions` says which texts), and :func:`shown` looks them up where nethelpers
+shows them. Those catalogs are read with polib, as they are: nothing is compiled, so what the
+translator wrote and what the learner reads cannot drift apart.
 """
 
 import os
@@ -19,6 +26,8 @@ from pathlib import Path
 LANG_ENV = "NETHELPERS_LANG"
 ENGLISH = "en"
 EDITIONS = {"zh": "zh_CN"}  # an edition's folder under notebooks/ -> its language
+CODE = "code"  # the context (msgctxt) of the code's texts in an edition's catalogs
+CHECKOUT = Path(__file__).resolve().parent.parent  # the course's checkout, when nethelpers runs from it
 
 
 def _normalise(name):
@@ -46,6 +55,51 @@ def language(cwd=None):
     return ENGLISH
 
 
+def locale_dir(lang, cwd=None):
+    """The folder of ``lang``'s catalogs: next to the edition folder the kernel runs in
+    (``notebooks/zh`` -> ``notebooks/locale/zh_CN``), else in the folder it runs in (a kernel in
+    ``notebooks/`` with ``NETHELPERS_LANG`` set), else in the course's checkout; or None."""
+    here = Path(cwd) if cwd is not None else Path.cwd()
+    for folder in (here.parent, here, CHECKOUT / "notebooks"):
+        if (folder / "locale" / lang).is_dir():
+            return folder / "locale" / lang
+    return None
+
+
+_code_catalogs = {}  # (folder, its files' modification times) -> {English text: translation}
+
+
+def _code_catalog(folder):
+    import polib
+
+    files = sorted(folder.glob("*.po"))
+    version = (str(folder), tuple((path.name, path.stat().st_mtime_ns) for path in files))
+    if version not in _code_catalogs:
+        messages = {}
+        for path in files:
+            for entry in polib.pofile(str(path), wrapwidth=0):
+                if entry.msgctxt == CODE and entry.msgstr.strip() and not entry.obsolete:
+                    messages[entry.msgid] = entry.msgstr
+        _code_catalogs.clear()
+        _code_catalogs[version] = messages
+    return _code_catalogs[version]
+
+
+def shown(text, lang=None):
+    """A text the notebook's code gave nethelpers to show, as the learner reads it: its
+    translation in the edition's catalogs (context ``code``), else as it is. Anything but a
+    text is returned as it is.
+
+    >>> shown("echo request seen at", lang="en")
+    'echo request seen at'
+    """
+    lang = lang or language()
+    if lang == ENGLISH or not isinstance(text, str) or not text:
+        return text
+    folder = locale_dir(lang)
+    return _code_catalog(folder).get(text, text) if folder else text
+
+
 def _catalog(lang):
     if lang == "zh_CN":
         from .zh_cn import MESSAGES
@@ -66,13 +120,14 @@ def tr(text, lang=None, **values):
 
 
 def column(name, lang=None):
-    """A table's column header as shown: translated where the language has a word for it,
-    else as it is (``mac``, ``mtu``, ``dev`` are the tools' own names)."""
+    """A table's column header as shown: translated where the language has a word for it (the
+    package's dictionary, else the notebooks' catalogs), else as it is (``mac``, ``mtu``, ``dev``
+    are the tools' own names)."""
     lang = lang or language()
     if lang == "zh_CN":
         from .zh_cn import COLUMNS
 
-        return COLUMNS.get(name, name)
+        return COLUMNS.get(name) or shown(name, lang)
     return name
 
 

@@ -3,13 +3,18 @@
 Each reader takes the JSON the real tool printed inside a lab namespace and returns a
 :class:`Table`: rows of plain dicts to assert on, an aligned text form for ``print`` and a
 HTML form that Jupyter shows.
+
+A table keeps its title, column names and cells as given (rows are matched on them); it shows
+them in the edition's language (:func:`nethelpers.i18n.shown`): the title in both forms, the
+headers and the cells' texts in the HTML form (the text form aligns its columns by characters,
+which Chinese, two columns wide, would break).
 """
 
 import html
 import json
 import re
 
-from .i18n import column
+from .i18n import column, shown
 
 
 class Table:
@@ -60,7 +65,7 @@ class Table:
         cells = self._cells()
         widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(self.columns)]
         line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
-        out = [self.title, line(self.columns), line(["-" * w for w in widths])]
+        out = [shown(self.title), line(self.columns), line(["-" * w for w in widths])]
         out += [line(row) for row in cells] or ["(none)"]
         return "\n".join(out)
 
@@ -70,10 +75,10 @@ class Table:
     def _repr_html_(self):
         head = "".join(f"<th>{html.escape(column(c))}</th>" for c in self.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in self._cells()
+            "<tr>" + "".join(f"<td>{html.escape(shown(v))}</td>" for v in row) + "</tr>" for row in self._cells()
         ) or f'<tr><td colspan="{len(self.columns)}">(none)</td></tr>'
         return (
-            f"<table><caption style='text-align:left'><b>{html.escape(self.title)}</b></caption>"
+            f"<table><caption style='text-align:left'><b>{html.escape(shown(self.title))}</b></caption>"
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
 

@@ -4,7 +4,7 @@ English text -> its translation, ``{names}`` kept as they are (:func:`nethelpers
 A dictionary reviewed with the code, not a compiled gettext catalog: these are a hundred short
 texts that change with the code that shows them, the package needs no build step to carry
 them, and ``tests/test_i18n.py`` checks that every text the code passes to ``tr`` is here with
-the same ``{names}``. The terms are the glossary's (``notebooks/glossary.md``).
+the same ``{names}``. The terms are the glossary's (``glossary.md``).
 """
 
 MESSAGES = {
@@ -98,5 +98,7 @@ COLUMNS = {
     "namespace": "命名空间", "table": "表", "chain": "链", "rule": "规则", "packets": "数据包数",
     "bytes": "字节数", "check": "检查项", "result": "结果", "detail": "详情", "what to do": "怎么办",
     "state": "状态", "kind": "类型", "port": "端口", "key": "键", "value": "值", "what": "项目",
-    "same": "相同", "hook": "钩子", "the lab's chains there": "实验环境在此处的链", "real engine": "真实引擎", "hand-built lab": "手工搭建的实验环境",
+    "same": "相同", "hook": "钩子", "setting": "设置项", "meaning": "含义", "container": "容器", "layer": "层",
+    "process": "进程", "node": "节点", "interface": "网络接口", "counter": "计数器", "before": "之前", "after": "之后",
+    "hop": "一跳", "how": "方式", "address": "地址", "the lab's chains there": "实验环境在此处的链", "real engine": "真实引擎", "hand-built lab": "手工搭建的实验环境",
 }

@@ -94,7 +94,8 @@ def _translate_all(root, lang="zh_CN", skip=()):
 def course(tmp_path):
     """A course of two notebooks, extracted and translated, with its edition built (not run)."""
     _save(_notebook(("markdown", "# One\n\nA [link](../labs/x.yml) here.\n\n```sh\nip link\n\nip addr\n```"),
-                    ("code", "print('../labs')\n"), ("markdown", "Moved block."), ("code", "x = 1")),
+                    ("code", "print('../labs')\n"), ("markdown", "Moved block."), ("code", "x = 1"),
+                    ("markdown", "Seen at"), ("code", 'check("Seen at", prediction, seen, "Flooded.", hint="Count ports.")')),
           tmp_path / "01-one.ipynb")
     _save(_notebook(("markdown", "# Two"), ("code", "y = 2")), tmp_path / "02-two.ipynb")
     editions.extract(tmp_path, "zh_CN")
@@ -264,3 +265,62 @@ def test_a_chinese_paragraph_is_joined_where_two_chinese_lines_meet_and_nowhere_
     assert joined == expected
     fenced = f"```\n{text}\n```"
     assert editions.join_cjk_lines(fenced) == fenced  # code keeps its lines
+
+
+# The texts the code shows: the rule, and their messages.
+
+@pytest.mark.parametrize("source, texts", [
+    ('check("seen at", p, o, "It floods.", "Which ports?")', ["seen at", "It floods.", "Which ports?"]),
+    ('check(question="seen at", prediction=p, observed=o, explanation="It floods.", hint="Which ports?")',
+     ["seen at", "It floods.", "Which ports?"]),
+    ('Table("the path", ["interface", "what it is"], [{"interface": "c1:eth0", "what it is": "c1\'s end"}])',
+     ["the path", "what it is", "c1's end"]),
+    ('Table(t.title, [c for c in t.columns], t.rows)', []),
+    ('capture.table("forwarding off", times=False)\nprint(trips.table(title="the SYN, hop by hop"))',
+     ["forwarding off", "the SYN, hop by hop"]),
+    ('topology(lab, highlight=c, title="c1 pings c2")\ncapture.ladder(title=f"{n} pings")', ["c1 pings c2"]),
+    ('print("lab engines started")\nlab.exec("c1", "ip -br link")\nTable("MTUs", ["mtu"], [{"mtu": "eth0", "n": 1}])',
+     ["MTUs"]),
+    ('check("seen at", p, o, "It floods.", hint="1")\ncheck("seen at", p, o, hint="Ports?")',
+     ["seen at", "It floods.", "Ports?"]),
+    ("%%bash\nip link", []),
+])
+def test_the_texts_the_code_gives_nethelpers_to_show(source, texts):
+    assert editions.code_texts(source) == texts
+
+
+def test_code_texts_are_messages_of_their_own_context(course):
+    po_path = course / "locale" / "zh_CN" / "01-one.po"
+    po = polib.pofile(str(po_path), wrapwidth=0)
+    assert [e.msgid for e in po if e.msgctxt == editions.CODE] == ["Seen at", "Flooded.", "Count ports."]
+    assert '#: 01-one.ipynb:code-3\nmsgctxt "code"\nmsgid "Seen at"\n' in po_path.read_text()  # the third code cell
+    block = next(e for e in po if e.msgctxt is None and e.msgid == "Seen at")  # the same words, a message apart
+    assert block.occurrences == [("01-one.ipynb", "3")] and block.msgstr == "译：Seen at"
+    edition = json.loads((course / "zh" / "01-one.ipynb").read_text())
+    assert "".join([c["source"] for c in edition["cells"] if c["cell_type"] == "code"][2]).startswith('check("Seen at"')
+
+
+def test_an_untranslated_code_text_is_named_and_keeps_its_notebook_from_building(course):
+    po_path = course / "locale" / "zh_CN" / "01-one.po"
+    po = polib.pofile(str(po_path), wrapwidth=0)
+    po.find("Count ports.", msgctxt=editions.CODE).msgstr = ""
+    po.save(str(po_path))
+    found = editions.problems(course)
+    assert any("untranslated: 'Count ports.' (a code text)" in line for line in found), found
+    assert "01-one.ipynb: skipped, 1 message(s) untranslated" in "".join(_built_lines(course))
+
+
+def test_a_code_text_shown_in_another_notebook_keeps_its_translation_and_a_changed_one_goes_obsolete(course):
+    translated = _entry(course, "01-one", "Flooded.").msgstr
+    two = json.loads((course / "02-two.ipynb").read_text())
+    two["cells"].append({"cell_type": "code", "id": "again", "metadata": {}, "outputs": [], "execution_count": None,
+                         "source": 'check("Seen at", p, o, "Flooded.")'})
+    _save(two, course / "02-two.ipynb")
+    one = json.loads((course / "01-one.ipynb").read_text())
+    one["cells"][-1]["source"] = 'check("Seen at", p, o, "Flooded.", hint="Count the ports.")'
+    _save(one, course / "01-one.ipynb")
+    editions.extract(course, "zh_CN")
+    assert _entry(course, "02-two", "Flooded.").msgstr == translated
+    po = polib.pofile(str(course / "locale" / "zh_CN" / "01-one.po"), wrapwidth=0)
+    assert [(e.msgctxt, e.msgid) for e in po.obsolete_entries()] == [(editions.CODE, "Count ports.")]
+    assert po.find("Count the ports.", msgctxt=editions.CODE).msgstr == ""
