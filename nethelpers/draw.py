@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from .discover import Discovered, discover
-from .i18n import families, shown, tr, use_fonts
+from .i18n import families, notebook_text, tr, use_fonts
 
 # Sizes are in inches: one data unit is one inch, so fonts stay fixed whatever the lab's size.
 FONT = 8  # points, every interface label
@@ -217,7 +217,7 @@ def topology(lab, highlight=None, title=None, ax=None, show_addresses=True):
         title = tr("lab {name!r}, as the kernel holds it", name=name) if name else tr("the lab, as the kernel holds it")
     drawing = _Drawing(found, hl, show_addresses)
     drawing.layout()
-    return drawing.render(shown(title), ax)
+    return drawing.render(notebook_text(title), ax)
 
 
 class _Drawing:

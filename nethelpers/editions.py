@@ -11,7 +11,7 @@ messages speak the edition's language there: :mod:`nethelpers.i18n`).
 The code cells stay English, and so do the texts they give nethelpers to show; the edition's
 catalogs translate those too, as messages of context ``code`` (``msgctxt "code"``, so that a
 text never meets a markdown block of the same words), and nethelpers shows them translated when
-it runs in the edition (:func:`nethelpers.i18n.shown`). The texts, found in the code cells by
+it runs in the edition (:func:`nethelpers.i18n.notebook_text`). The texts, found in the code cells by
 :func:`code_texts` (string literals only: a text the code computes is not in any catalog), are
 
 - ``check(question, prediction, observed, explanation, hint)``: the question, explanation and

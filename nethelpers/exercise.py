@@ -26,7 +26,7 @@ import os
 
 from IPython.display import Markdown, display
 
-from .i18n import shown, tr
+from .i18n import notebook_text, tr
 
 ANSWERS = "NETHELPERS_ANSWERS"
 PROMPT = "Write your prediction in the cell above, run it, then run this cell."
@@ -96,12 +96,13 @@ def check(question, prediction, observed, explanation="", hint=""):
         display(Markdown(tr(PROMPT)))
         return None
     if prediction == observed:
-        correct = tr("**Correct** ({question}): {observed}.", question=shown(question), observed=_shown(observed))
-        display(Markdown(f"{correct} {shown(explanation)}".rstrip()))
+        correct = tr("**Correct** ({question}): {observed}.", question=notebook_text(question),
+                     observed=_shown(observed))
+        display(Markdown(f"{correct} {notebook_text(explanation)}".rstrip()))
         return None
-    text = tr("**Not yet** ({question}): {difference}.", question=shown(question),
+    text = tr("**Not yet** ({question}): {difference}.", question=notebook_text(question),
               difference=_difference(prediction, observed))
     if hint:
-        text += tr(" Hint: {hint}", hint=shown(hint))
+        text += tr(" Hint: {hint}", hint=notebook_text(hint))
     display(Markdown(text + tr(" Change your prediction, run its cell again, then this one.")))
     return None

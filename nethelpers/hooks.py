@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from .i18n import families, shown, tr, use_fonts
+from .i18n import families, notebook_text, tr, use_fonts
 from .state import Table
 
 HOOKS = ("prerouting", "input", "forward", "output", "postrouting")
@@ -201,7 +201,8 @@ def figure(passage, title=None):
     ax.axis("off")
     for i, ns in enumerate(passage.namespaces):
         _panel(ax, i * PANEL_W, ns, passage)
-    ax.text(0.1, PANEL_H + 0.3, shown(title) or tr("netfilter hooks passed by: {match}", match=passage.match), fontsize=10.5,
+    title = notebook_text(title) or tr("netfilter hooks passed by: {match}", match=passage.match)
+    ax.text(0.1, PANEL_H + 0.3, title, fontsize=10.5,
             va="center", color=COLOURS["text"])
     fig.hooks_seen = {ns: passage.passed(ns) for ns in passage.namespaces}
     return fig

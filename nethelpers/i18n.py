@@ -15,11 +15,12 @@ text with no translation is shown in English (``tests/test_i18n.py`` fails on an
 The texts the notebooks' code gives nethelpers (an exercise's question, explanation and hint, a
 table's or figure's title) are the notebooks', not the package's: they are translated in the
 edition's own catalogs, ``notebooks/locale/<lang>/*.po``, as messages of context ``code``
-(:mod:`nethelpers.editions` says which texts), and :func:`shown` looks them up where nethelpers
+(:mod:`nethelpers.editions` says which texts), and :func:`notebook_text` looks them up where nethelpers
 shows them. Those catalogs are read with polib, as they are: nothing is compiled, so what the
 translator wrote and what the learner reads cannot drift apart.
 """
 
+import logging
 import os
 from pathlib import Path
 
@@ -85,12 +86,12 @@ def _code_catalog(folder):
     return _code_catalogs[version]
 
 
-def shown(text, lang=None):
+def notebook_text(text, lang=None):
     """A text the notebook's code gave nethelpers to show, as the learner reads it: its
     translation in the edition's catalogs (context ``code``), else as it is. Anything but a
     text is returned as it is.
 
-    >>> shown("echo request seen at", lang="en")
+    >>> notebook_text("echo request seen at", lang="en")
     'echo request seen at'
     """
     lang = lang or language()
@@ -127,7 +128,7 @@ def column(name, lang=None):
     if lang == "zh_CN":
         from .zh_cn import COLUMNS
 
-        return COLUMNS.get(name) or shown(name, lang)
+        return COLUMNS.get(name) or notebook_text(name, lang)
     return name
 
 
@@ -151,7 +152,17 @@ def cjk_font():
                 font_manager.fontManager.addfont(path)
         names = {f.name for f in font_manager.fontManager.ttflist}
     _found.append(next((name for name in CJK_FONTS if name in names), None))
+    if _found[0]:
+        logging.getLogger("matplotlib.font_manager").addFilter(_one_weight)
     return _found[0]
+
+
+def _one_weight(record):
+    """Drop matplotlib's note that the CJK font has no bold (it draws its glyphs regular in bold
+    text, as expected of a fallback with one weight): else it lands on stderr, in the saved
+    outputs of every Chinese figure with a bold word."""
+    message = record.getMessage()
+    return not (message.startswith("findfont: Failed to find font weight") and _found and _found[0] in message)
 
 
 def families(*base):

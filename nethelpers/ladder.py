@@ -15,7 +15,7 @@ entered by. Two forms of the same picture:
 
 import re
 
-from .i18n import shown, tr, use_fonts
+from .i18n import notebook_text, tr, use_fonts
 from .journey import Journeys, encapsulation, journeys, story
 
 COLOURS = {"ARP": "#d9730d", "ICMP": "#1f5fbf", "VXLAN": "#2e8b3a", "other": "#6b6b6b"}
@@ -248,7 +248,7 @@ def ladder(capture, points=None, title=None, ax=None, max_rows=60, times=True):
     ax.set_ylabel(tr("time since the first packet (rank order, not to scale)"), fontsize=7.5)
     if title is None:
         title = tr("{n} packets at {m} points", n=len(trips), m=len(points))
-    ax.set_title(shown(title), fontsize=10)
+    ax.set_title(notebook_text(title), fontsize=10)
     used = []
     for j in trips:
         for p in j:

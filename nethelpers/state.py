@@ -5,7 +5,7 @@ Each reader takes the JSON the real tool printed inside a lab namespace and retu
 HTML form that Jupyter shows.
 
 A table keeps its title, column names and cells as given (rows are matched on them); it shows
-them in the edition's language (:func:`nethelpers.i18n.shown`): the title in both forms, the
+them in the edition's language (:func:`nethelpers.i18n.notebook_text`): the title in both forms, the
 headers and the cells' texts in the HTML form (the text form aligns its columns by characters,
 which Chinese, two columns wide, would break).
 """
@@ -14,7 +14,7 @@ import html
 import json
 import re
 
-from .i18n import column, shown
+from .i18n import column, notebook_text
 
 
 class Table:
@@ -65,7 +65,7 @@ class Table:
         cells = self._cells()
         widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(self.columns)]
         line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
-        out = [shown(self.title), line(self.columns), line(["-" * w for w in widths])]
+        out = [notebook_text(self.title), line(self.columns), line(["-" * w for w in widths])]
         out += [line(row) for row in cells] or ["(none)"]
         return "\n".join(out)
 
@@ -75,10 +75,10 @@ class Table:
     def _repr_html_(self):
         head = "".join(f"<th>{html.escape(column(c))}</th>" for c in self.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(shown(v))}</td>" for v in row) + "</tr>" for row in self._cells()
+            "<tr>" + "".join(f"<td>{html.escape(notebook_text(v))}</td>" for v in row) + "</tr>" for row in self._cells()
         ) or f'<tr><td colspan="{len(self.columns)}">(none)</td></tr>'
         return (
-            f"<table><caption style='text-align:left'><b>{html.escape(shown(self.title))}</b></caption>"
+            f"<table><caption style='text-align:left'><b>{html.escape(notebook_text(self.title))}</b></caption>"
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
 

@@ -2,6 +2,8 @@
 
 import ast
 import io
+import json
+import logging
 import re
 import string
 import warnings
@@ -10,8 +12,11 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-from nethelpers import exercise, i18n, journey, zh_cn
-from nethelpers.i18n import LANG_ENV, language, tr
+import polib
+
+from nethelpers import editions, exercise, i18n, journey, zh_cn
+from nethelpers.i18n import CODE, LANG_ENV, language, notebook_text, tr
+from nethelpers.state import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "nethelpers"
@@ -100,6 +105,77 @@ def test_exercise_messages_in_chinese(shown):
     assert " 提示：Floods." in shown[2]
 
 
+def _edition(tmp_path, messages):
+    """An edition folder ``tmp_path/zh`` beside a catalog of code texts ``{English: Chinese}``."""
+    (tmp_path / "zh").mkdir()
+    po = polib.POFile(wrapwidth=0)
+    for english, chinese in messages.items():
+        po.append(polib.POEntry(msgctxt=CODE, msgid=english, msgstr=chinese))
+    po.append(polib.POEntry(msgid="Seen at", msgstr="markdown 的译文"))  # a markdown block: not a code text
+    (tmp_path / "locale" / "zh_CN").mkdir(parents=True)
+    po.save(str(tmp_path / "locale" / "zh_CN" / "01-one.po"))
+    return tmp_path / "zh"
+
+
+def test_a_chinese_check_shows_the_catalogs_texts_and_checks_the_english_question(shown, tmp_path, monkeypatch):
+    monkeypatch.delenv(LANG_ENV)  # the edition's folder chooses the language, as in a kernel
+    monkeypatch.chdir(_edition(tmp_path, {"Seen at": "在哪里看到", "It floods.": "它泛洪。", "Which ports?": "哪些端口？"}))
+    key = tmp_path / "answers.json"
+    key.write_text(json.dumps({"Seen at": "{'a', 'b'}"}))
+    monkeypatch.setenv(exercise.ANSWERS, str(key))
+    exercise.check("Seen at", None, {"a", "b"}, "It floods.", hint="Which ports?")  # under test: the key's answer
+    with pytest.raises(exercise.PredictionError, match="'Seen at': the answer in"):
+        exercise.check("Seen at", None, {"a"}, "It floods.", hint="Which ports?")
+    monkeypatch.delenv(exercise.ANSWERS)
+    exercise.check("Seen at", {"a", "b"}, {"a", "b"}, "It floods.", hint="Which ports?")
+    exercise.check("Seen at", {"a"}, {"a", "b"}, "It floods.", hint="Which ports?")
+    exercise.check("Not in the catalog", {"a"}, {"a"}, "Neither is this.")
+    assert shown[0] == zh_cn.MESSAGES[exercise.PROMPT]
+    assert shown[1] == "**正确**（在哪里看到）：{'a', 'b'}。 它泛洪。"
+    assert shown[2].startswith("**还不对**（在哪里看到）：") and " 提示：哪些端口？" in shown[2]
+    assert shown[3] == "**正确**（Not in the catalog）：{'a'}。 Neither is this."  # no translation: English
+
+
+def test_the_course_catalogs_translate_a_notebooks_question_in_its_edition(monkeypatch):
+    monkeypatch.delenv(LANG_ENV, raising=False)
+    monkeypatch.chdir(ROOT / "notebooks" / "zh")
+    question = "containers' interfaces where the ARP request and the echo request were seen"
+    assert notebook_text(question) == "看到 ARP 请求和 echo 请求的容器网络接口"
+    monkeypatch.chdir(ROOT / "notebooks")
+    assert notebook_text(question) == question
+
+
+def test_every_code_text_of_the_notebooks_is_shown_in_chinese(monkeypatch):
+    monkeypatch.setenv(LANG_ENV, "zh_CN")
+    texts = {text for path in (ROOT / "notebooks").glob("*.ipynb") for cell in editions._read(path)["cells"]
+             if cell["cell_type"] == "code" for text in editions.code_texts(editions._source(cell))}
+    assert len(texts) > 100
+    translated = i18n._code_catalog(i18n.locale_dir("zh_CN"))  # what notebook_text() reads
+    assert sorted(texts - set(translated)) == []
+
+
+def test_a_table_shows_its_title_headers_and_texts_translated_and_keeps_its_data(tmp_path, monkeypatch):
+    monkeypatch.delenv(LANG_ENV, raising=False)
+    monkeypatch.chdir(_edition(tmp_path, {"MTUs on the way": "路上的 MTU", "what it is": "是什么",
+                                          "the uplink": "上行接口"}))
+    table = Table("MTUs on the way", ["interface", "what it is", "mtu"],
+                  [{"interface": "node1:eth0", "what it is": "the uplink", "mtu": 1500}])
+    html = table._repr_html_()
+    assert "<b>路上的 MTU</b>" in html and "<th>是什么</th><th>mtu</th>" in html and "<td>上行接口</td>" in html
+    assert str(table).startswith("路上的 MTU\ninterface   what it is  mtu\n")
+    assert table.one(**{"what it is": "the uplink"})["mtu"] == 1500
+
+
+def test_a_bold_chinese_text_leaves_no_font_warning_in_the_output(monkeypatch, caplog):
+    monkeypatch.setenv(LANG_ENV, "zh_CN")
+    i18n.use_fonts()
+    fig = Figure()
+    fig.text(0.1, 0.5, "网桥 docker0", fontweight="bold", fontsize=7.31)  # a size no other test asked matplotlib for
+    with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"):
+        fig.savefig(io.BytesIO(), format="png")
+    assert "Failed to find font weight" not in caplog.text
+
+
 def _draw_without_missing_glyphs(fig):
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="Glyph .* missing from")
@@ -137,10 +213,12 @@ def test_a_chinese_ladder_and_topology_of_a_real_capture(monkeypatch):
             assert lab.exec("c1", "ping -c 1 -W 2 172.17.0.3").ok
         finally:
             capture = cap.stop()
-        ladder = capture.ladder()
+        ladder = capture.ladder(title="c1 pings c2 across the overlay")  # a notebook's title, in its catalog
         drawn = topology(lab, highlight=capture)
-    texts = [t.get_text() for ax in ladder.axes for t in ax.texts] + [ladder.axes[0].get_title()]
-    assert any("个数据包" in t for t in texts) and ladder.axes[0].get_ylabel().startswith("自第一个数据包")
+    texts = [t.get_text() for ax in ladder.axes for t in ax.texts]
+    assert ladder.axes[0].get_title() == "c1 经覆盖网络 ping c2"
+    assert ladder.axes[0].get_ylabel().startswith("自第一个数据包")
+    assert re.fullmatch(r"\d+ 个数据包，\d+ 个捕获点", capture.ladder().axes[0].get_title())  # the default title
     assert any("在此处捕获到数据包" in t.get_text() for ax in drawn.axes for t in ax.texts)
     _draw_without_missing_glyphs(ladder)
     _draw_without_missing_glyphs(drawn)
