@@ -36,6 +36,9 @@ MERMAID_INTEGRITY = "sha512-V6K3C8EBdEsPFZXSKMJe6ppQOENxuHARr9GvHX4hh47lAbhMRD9q
 MERMAID_FILES = ("package/dist/mermaid.esm.min.mjs", "package/dist/chunks/mermaid.esm.min/")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 _NOTEBOOK_LINK = re.compile(r"\]\(([\w.-]+)\.ipynb\)")  # a markdown link to another notebook
+# Each edition's README and its headings over the two commands the run page quotes.
+READMES = {"en": ("README.md", "## Start", "### In Docker"), "zh": ("README.zh-CN.md", "## 开始", "### 在 Docker 中")}
+GLOSSARY = "glossary.md"  # the course's terms in both languages: a page of each edition
 
 TEXT = {
     "en": {
@@ -44,23 +47,23 @@ TEXT = {
         "intro": "A course on how containers talk: to each other on one Linux node, to their node, to another "
                  "node, and across nodes through an overlay. Each page is a notebook, shown with the outputs "
                  "of a run on a real Linux kernel: real namespaces, veth pairs, bridges, nftables, VXLAN, and "
-                 "real packets. To run the labs yourself, see [](run.md).",
+                 "real packets. To run the labs yourself, see [](run.md). The course's terms in English and "
+                 "Chinese: [the glossary](glossary.md).",
         "contents": "Notebooks",
         "run_title": "Run the course",
         "run_intro": "The pages of this site show one run of each notebook. The labs themselves need a Linux "
                      "kernel: run them on your machine, or in the course's Docker image on any machine.",
         "local_title": "On your machine",
         "local": "On a Debian or Ubuntu machine, from a clone of the course:",
-        "local_after": "`./course lab` sets everything up and opens JupyterLab on `notebooks/`{where}. The "
+        "local_after": "`./course lab` sets everything up and opens JupyterLab on `notebooks/`. The "
                        "README says what the labs need and what `python -m nethelpers doctor` checks.",
-        "where": "",
         "docker_title": "In Docker",
         "docker": "On any machine with Docker, from a clone of the course:",
         "docker_after": "Then open the `http://127.0.0.1:8888/lab?token=...` address it prints.",
         "run_this": "Run this notebook",
         "on_machine": "on your machine",
         "in_docker": "in Docker",
-        "then_open": "then open",
+        "how": "(<code>./course lab</code>, then open <code>{notebook}</code>)",
         "run_course": "Run the course",
         "widget": "*An interactive widget is here in the notebook: run the notebook to use it.*",
     },
@@ -68,26 +71,26 @@ TEXT = {
         "name": "中文",
         "title": "容器网络：在真实内核上动手实验",
         "intro": "这门课讲容器之间如何通信：同一个 Linux 节点上的容器之间、容器与所在节点之间、容器与另一个节点之间，"
-                 "以及通过覆盖网络跨节点通信。每一页都是一个 notebook，展示的是在真实 Linux 内核上运行一次的输出："
-                 "真实的网络命名空间、veth 对、网桥、nftables、VXLAN 和真实的数据包。想亲手运行这些实验，请看 [](run.md)。",
-        "contents": "Notebook 目录",
+                 "以及经由覆盖网络跨节点通信。每一页都是一个笔记本，连同它在真实 Linux 内核上运行一次的输出："
+                 "真实的网络命名空间、veth 对、网桥、nftables、VXLAN，以及真实的数据包。想亲手运行这些实验，"
+                 "请看[运行课程](run.md)。课程术语的中英对照见[术语表](glossary.md)。",
+        "contents": "笔记本",
         "run_title": "运行课程",
-        "run_intro": "本网站的页面展示的是每个 notebook 运行一次的结果。实验本身需要 Linux 内核："
-                     "可以在自己的机器上运行，也可以在任何机器上用课程的 Docker 镜像运行。",
+        "run_intro": "本站每一页展示的都是对应笔记本运行一次的结果。实验本身需要 Linux 内核："
+                     "你可以在自己的机器上运行，也可以在任何一台机器上用课程的 Docker 镜像运行。",
         "local_title": "在自己的机器上",
-        "local": "在 Debian 或 Ubuntu 机器上，在课程的克隆目录中运行：",
-        "local_after": "`./course lab` 会安装所需的一切，然后在 `notebooks/` 上打开 JupyterLab{where}。"
-                       "README 说明了实验需要什么，以及 `python -m nethelpers doctor` 检查什么。",
-        "where": "（中文版在 `notebooks/zh/`）",
+        "local": "在 Debian 或 Ubuntu 机器上，进入课程仓库的克隆目录，运行：",
+        "local_after": "`./course lab zh` 会准备好所需的一切，然后用中文界面的 JupyterLab 打开中文版 `notebooks/zh/`。"
+                       "实验需要哪些条件、`python -m nethelpers doctor` 检查哪些内容，见 README.zh-CN.md。",
         "docker_title": "在 Docker 中",
-        "docker": "在任何装有 Docker 的机器上，在课程的克隆目录中运行：",
-        "docker_after": "然后打开它打印出的 `http://127.0.0.1:8888/lab?token=...` 地址。",
-        "run_this": "运行这个 notebook",
+        "docker": "在任何装有 Docker 的机器上，进入课程仓库的克隆目录，运行：",
+        "docker_after": "然后打开它打印出来的 `http://127.0.0.1:8888/lab?token=...` 地址。",
+        "run_this": "运行本笔记本",
         "on_machine": "在自己的机器上",
         "in_docker": "在 Docker 中",
-        "then_open": "然后打开",
+        "how": "（<code>./course lab zh</code>，然后打开 <code>{notebook}</code>）",
         "run_course": "运行课程",
-        "widget": "*notebook 中这里是一个交互式小部件：运行 notebook 即可使用。*",
+        "widget": "*笔记本在这里有一个交互式控件：运行笔记本即可使用。*",
     },
 }
 # The course bar at the top of the article: every page's template, and the search page's own.
@@ -134,16 +137,23 @@ def reader_notebook(notebook, edition, elsewhere=()):
     return notebook
 
 
-def readme_commands(readme_text):
-    """The README's two shell blocks: (run it locally, run it in Docker). The site quotes them
-    rather than copies, so that the two say the same."""
-    blocks = {}
-    for heading in ("## Start", "### In Docker"):
+def readme_commands(readme_text, edition="en"):
+    """The edition's README's two shell blocks: (run it locally, run it in Docker). The site
+    quotes them rather than copies, so that the two say the same."""
+    name, *headings = READMES[edition]
+    blocks = []
+    for heading in headings:
         found = re.search(r"^" + re.escape(heading) + r"\b[^\n]*\n.*?```sh\n(.*?)```", readme_text, re.S | re.M)
         if not found:
-            raise SiteError(f"README.md has no ```sh block under {heading!r}: the site's run page quotes it")
-        blocks[heading] = found.group(1).strip()
-    return blocks["## Start"], blocks["### In Docker"]
+            raise SiteError(f"{name} has no ```sh block under {heading!r}: the site's run page quotes it")
+        blocks.append(found.group(1).strip())
+    return tuple(blocks)
+
+
+def glossary_page(text):
+    """The glossary as a page of the site: its line of links to the READMEs (not in the site) left out."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not re.fullmatch(r"\s*(\[[^]]*\]\(README[\w.-]*\.md\)\s*·?\s*)+", line))
 
 
 def _write(path, text):
@@ -158,24 +168,24 @@ def _index_page(edition, stems):
     toc = "\n".join(stems)
     return (f"# {text['title']}\n\n{text['intro']}\n\n"
             f"```{{toctree}}\n:maxdepth: 1\n:caption: {text['contents']}\n\n{toc}\n```\n\n"
-            f"```{{toctree}}\n:hidden:\n\nrun\n```\n")
+            f"```{{toctree}}\n:hidden:\n\nrun\nglossary\n```\n")
 
 
 def _run_page(edition, readme_text):
     text = TEXT[edition]
-    local, docker = readme_commands(readme_text)
-    where = text["where"] if edition != "en" else ""
+    local, docker = readme_commands(readme_text, edition)
     return (f"# {text['run_title']}\n\n{text['run_intro']}\n\n"
             f"(locally)=\n## {text['local_title']}\n\n{text['local']}\n\n```sh\n{local}\n```\n\n"
-            f"{text['local_after'].format(where=where)}\n\n"
+            f"{text['local_after']}\n\n"
             f"(in-docker)=\n## {text['docker_title']}\n\n{text['docker']}\n\n```sh\n{docker}\n```\n\n"
             f"{text['docker_after']}\n")
 
 
-def stage(edition, notebooks_dir, src, readme_text, english=()):
-    """Write the Sphinx sources of one edition into ``src``: the reader's notebooks, an index
-    and the run page. A link to a notebook of the ``english`` ones that this edition lacks goes
-    to its English page. Returns the pages' names (Sphinx docnames)."""
+def stage(edition, notebooks_dir, src, readme_text, english=(), glossary=""):
+    """Write the Sphinx sources of one edition into ``src``: the reader's notebooks, an index,
+    the run page (quoting ``readme_text``, the edition's README) and the ``glossary`` page. A
+    link to a notebook of the ``english`` ones that this edition lacks goes to its English page.
+    Returns the pages' names (Sphinx docnames)."""
     stems, paths = [], sorted(Path(notebooks_dir).glob("*.ipynb"))
     elsewhere = set(english) - {path.stem for path in paths}
     for path in paths:
@@ -189,7 +199,8 @@ def stage(edition, notebooks_dir, src, readme_text, english=()):
             stale.unlink()
     _write(src / "index.md", _index_page(edition, stems))
     _write(src / "run.md", _run_page(edition, readme_text))
-    return ["index", "run", *stems]
+    _write(src / "glossary.md", glossary_page(glossary))
+    return ["index", "run", "glossary", *stems]
 
 
 def mermaid_assets(cache):
@@ -281,9 +292,10 @@ def course_bar(edition, other, other_pages, pagename, notebook):
         parts.append(f'<a class="course-lang" lang="{LANGUAGES[other].replace("_", "-")}" '
                      f'href="{up}../{other}/{target}.html">{TEXT[other]["name"]}</a>')
     if notebook:
-        parts.append(f'<span class="course-run">{text["run_this"]}: '
-                     f'<a href="{up}run.html#locally">{text["on_machine"]}</a> '
-                     f'(<code>./course lab</code>, {text["then_open"]} <code>{html.escape(notebook)}</code>) · '
+        colon = "：" if edition == "zh" else ": "
+        parts.append(f'<span class="course-run">{text["run_this"]}{colon}'
+                     f'<a href="{up}run.html#locally">{text["on_machine"]}</a>'
+                     f'{"" if edition == "zh" else " "}{text["how"].format(notebook=html.escape(notebook))} · '
                      f'<a href="{up}run.html#in-docker">{text["in_docker"]}</a></span>')
     else:
         parts.append(f'<a class="course-run" href="{up}run.html">{text["run_course"]}</a>')
@@ -345,9 +357,11 @@ def build(out=ROOT / "build" / "site", sources=None, root=ROOT):
     unknown = set(sources) - set(LANGUAGES)
     if unknown:
         raise SiteError(f"no site language for edition(s) {sorted(unknown)}: known are {sorted(LANGUAGES)}")
-    readme = (Path(root) / "README.md").read_text(encoding="utf-8")
+    readmes = {e: (Path(root) / READMES[e][0]).read_text(encoding="utf-8") for e in sources}
+    glossary = (Path(root) / GLOSSARY).read_text(encoding="utf-8")
     english = [path.stem for path in Path(sources.get("en", editions(root)["en"])).glob("*.ipynb")]
-    pages = {e: stage(e, folder, work / "src" / e, readme, english if e != "en" else ()) for e, folder in sources.items()}
+    pages = {e: stage(e, folder, work / "src" / e, readmes[e], english if e != "en" else (), glossary)
+             for e, folder in sources.items()}
     static = {"mermaid": mermaid_assets(Path(root) / "build" / "cache"), "css": work / "static", "templates": work / "templates"}
     _write(static["css"] / "course.css", CSS)
     for name, template in TEMPLATES.items():

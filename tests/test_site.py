@@ -102,7 +102,7 @@ def test_both_languages_build_with_every_notebook_a_page(course_site):
     for edition, folder in sources.items():
         notebooks = {p.stem for p in folder.glob("*.ipynb")}
         pages = {p.stem for p in (out / edition).glob("*.html")}
-        assert notebooks and notebooks | {"index", "run", "search", "genindex"} == pages
+        assert notebooks and notebooks | {"index", "run", "glossary", "search", "genindex"} == pages
     chooser = Page(out / "index.html")
     assert {"en/index.html", "zh/index.html"} <= set(chooser.links)
     assert "Container networking, live" in Page(out / "en" / "index.html").text
@@ -171,9 +171,30 @@ def test_every_page_says_how_to_run_it(course_site):
             links = Page(path).links
             assert "run.html#locally" in links and "run.html#in-docker" in links, path.relative_to(out)
         run = Page(out / edition / "run.html").text
-        local, docker = site.readme_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+        readme = (ROOT / site.READMES[edition][0]).read_text(encoding="utf-8")
+        local, docker = site.readme_commands(readme, edition)
         for command in local.splitlines() + docker.splitlines():
             assert command.strip() in run
+
+
+def test_both_index_pages_link_the_glossary_of_both_languages(course_site):
+    out, _ = course_site
+    for edition in ("en", "zh"):
+        assert "glossary.html" in Page(out / edition / "index.html").links, edition
+        glossary = Page(out / edition / "glossary.html")
+        assert "network namespace" in glossary.text and "网络命名空间" in glossary.text
+        assert not [link for link in glossary.links if "README" in link]  # the READMEs are not in the site
+
+
+def test_the_glossary_page_leaves_out_the_readme_links_and_nothing_else():
+    text = "# Glossary\n\n[English README](README.md) · [中文说明](README.zh-CN.md)\n\n| bridge | 网桥 |\n"
+    assert site.glossary_page(text) == "# Glossary\n\n\n| bridge | 网桥 |\n"
+    assert site.glossary_page("See [the README](README.md) for more.\n") == "See [the README](README.md) for more.\n"
+
+
+def test_the_chinese_run_page_quotes_the_chinese_readme():
+    local, docker = site.readme_commands((ROOT / "README.zh-CN.md").read_text(encoding="utf-8"), "zh")
+    assert local.startswith("./course lab zh") and "--ServerApp.root_dir=notebooks/zh" in docker
 
 
 def test_figures_and_the_mermaid_ladder_are_in_the_page(course_site):
