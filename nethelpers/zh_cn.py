@@ -4,7 +4,9 @@ English text -> its translation, ``{names}`` kept as they are (:func:`nethelpers
 A dictionary reviewed with the code, not a compiled gettext catalog: these are a hundred short
 texts that change with the code that shows them, the package needs no build step to carry
 them, and ``tests/test_i18n.py`` checks that every text the code passes to ``tr`` is here with
-the same ``{names}``. The terms are the glossary's (``glossary.md``).
+the same ``{names}``. The terms are the glossary's (``glossary.md``). The texts the notebooks'
+code passes in (exercise questions, table and figure titles) are translated in the notebooks'
+catalogs instead (:func:`nethelpers.i18n.notebook_text`).
 """
 
 MESSAGES = {
