@@ -145,6 +145,20 @@ def test_the_course_catalogs_translate_a_notebooks_question_in_its_edition(monke
     assert notebook_text(question) == question
 
 
+def test_a_learner_of_the_chinese_edition_reads_the_exercise_in_chinese_after_answering(shown, monkeypatch):
+    """Notebook 04's exercise, its texts as its code gives them, answered in notebooks/zh."""
+    monkeypatch.delenv(LANG_ENV)
+    notebook = editions._read(ROOT / "notebooks" / "04-container-to-container.ipynb")
+    call = next(source for source in map(editions._source, notebook["cells"]) if "\ncheck(" in source)
+    question, explanation, hint = editions.code_texts(call)
+    monkeypatch.chdir(ROOT / "notebooks" / "zh")
+    exercise.check(question, {"c2:eth0"}, {"c2:eth0"}, explanation, hint=hint)
+    exercise.check(question, {"c3:eth0"}, {"c2:eth0"}, explanation, hint=hint)
+    assert shown[0] == ("**正确**（看到 ARP 请求和 echo 请求的容器网络接口）：{'c2:eth0'}。 "
+                        "ARP 请求是广播，被泛洪到每个端口；echo 请求只被交换到 c2 的端口。")
+    assert "提示：广播从其他每个端口发出；发往网桥已学到的 MAC 的帧只从一个端口发出。" in shown[1]
+
+
 def test_every_code_text_of_the_notebooks_is_shown_in_chinese(monkeypatch):
     monkeypatch.setenv(LANG_ENV, "zh_CN")
     texts = {text for path in (ROOT / "notebooks").glob("*.ipynb") for cell in editions._read(path)["cells"]
