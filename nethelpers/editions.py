@@ -10,22 +10,24 @@ messages speak the edition's language there: :mod:`nethelpers.i18n`).
 
 The code cells stay English, and so do the texts they give nethelpers to show; the edition's
 catalogs translate those too, as messages of context ``code`` (``msgctxt "code"``, so that a
-text never meets a markdown block of the same words), and nethelpers shows them translated when
-it runs in the edition (:func:`nethelpers.i18n.notebook_text`). The texts, found in the code cells by
-:func:`code_texts` (string literals only: a text the code computes is not in any catalog), are
+text never meets a markdown block of the same words), and nethelpers shows them translated
+when it runs in the edition (:func:`nethelpers.i18n.notebook_text`). The texts, found in the
+code cells by :func:`code_texts` (string literals only: a text the code computes is in no
+catalog), are
 
 - ``check(question, prediction, observed, explanation, hint)``: the question, explanation and
-  hint (by position or keyword) - the learner reads them when the exercise answers; the answer
+  hint (by position or keyword), which the learner reads when the exercise answers; the answer
   key stays keyed by the English question;
 - ``Table(title, columns, rows)``: the title, the column names written in ``columns``, and the
   string values of the dicts written in ``rows``;
 - ``x.table(title)`` (captures, journeys, hook passages, discovered labs): the title;
 - any call's ``title=`` (``topology``, ``ladder``, ``figure``...): the figure's or table's title;
 
-each a string literal with a letter in it; a column name or a cell only when it has a space too: a
-single word there (``eth0``, ``UDP``, ``stp_state``) is a name and is shown as it is (the
-single-word column names have their words in :mod:`nethelpers.zh_cn`). What the code prints itself (``print``, IPython's ``Markdown``) is not
-nethelpers' to translate and stays English.
+each a string literal with a letter in it, and a column name or a cell only when it has a
+space too: a single word there (``eth0``, ``UDP``, ``stp_state``) is a name and is shown as it
+is (the single-word column names have their words in :mod:`nethelpers.zh_cn`). What the code
+prints itself (``print``, IPython's ``Markdown``) is not nethelpers' to translate and stays
+English. Untranslated, stale and obsolete code texts are treated as blocks are.
 
 A translator fills ``msgstr``. A block that has no place in an edition (for instance the
 English rendering of the Chinese write-up, in the Chinese edition) is flagged ``omit`` and
