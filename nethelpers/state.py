@@ -75,7 +75,8 @@ class Table:
     def _repr_html_(self):
         head = "".join(f"<th>{html.escape(column(c))}</th>" for c in self.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(notebook_text(v))}</td>" for v in row) + "</tr>" for row in self._cells()
+            "<tr>" + "".join(f"<td>{html.escape(notebook_text(v))}</td>" for v in row) + "</tr>"
+            for row in self._cells()
         ) or f'<tr><td colspan="{len(self.columns)}">(none)</td></tr>'
         return (
             f"<table><caption style='text-align:left'><b>{html.escape(notebook_text(self.title))}</b></caption>"

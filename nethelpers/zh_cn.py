@@ -102,5 +102,6 @@ COLUMNS = {
     "state": "状态", "kind": "类型", "port": "端口", "key": "键", "value": "值", "what": "项目",
     "same": "相同", "hook": "钩子", "setting": "设置项", "meaning": "含义", "container": "容器", "layer": "层",
     "process": "进程", "node": "节点", "interface": "网络接口", "counter": "计数器", "before": "之前", "after": "之后",
-    "hop": "一跳", "how": "方式", "address": "地址", "the lab's chains there": "实验环境在此处的链", "real engine": "真实引擎", "hand-built lab": "手工搭建的实验环境",
+    "hop": "一跳", "how": "方式", "address": "地址", "the lab's chains there": "实验环境在此处的链",
+    "real engine": "真实引擎", "hand-built lab": "手工搭建的实验环境",
 }

@@ -95,7 +95,8 @@ def course(tmp_path):
     """A course of two notebooks, extracted and translated, with its edition built (not run)."""
     _save(_notebook(("markdown", "# One\n\nA [link](../labs/x.yml) here.\n\n```sh\nip link\n\nip addr\n```"),
                     ("code", "print('../labs')\n"), ("markdown", "Moved block."), ("code", "x = 1"),
-                    ("markdown", "Seen at"), ("code", 'check("Seen at", prediction, seen, "Flooded.", hint="Count ports.")')),
+                    ("markdown", "Seen at"),
+                    ("code", 'check("Seen at", prediction, seen, "Flooded.", hint="Count ports.")')),
           tmp_path / "01-one.ipynb")
     _save(_notebook(("markdown", "# Two"), ("code", "y = 2")), tmp_path / "02-two.ipynb")
     editions.extract(tmp_path, "zh_CN")
