@@ -39,6 +39,8 @@ _NOTEBOOK_LINK = re.compile(r"\]\(([\w.-]+)\.ipynb\)")  # a markdown link to ano
 # Each edition's README and its headings over the two commands the run page quotes.
 READMES = {"en": ("README.md", "## Start", "### In Docker"), "zh": ("README.zh-CN.md", "## 开始", "### 在 Docker 中")}
 GLOSSARY = "glossary.md"  # the course's terms in both languages: a page of each edition
+_GLOSSARY_LINK = re.compile(r"\]\((?:\.\./)+glossary\.md")  # a notebook's link up to it, in the checkout
+_README_LINK = re.compile(r"\]\((?:\.\./)+README[\w.-]*\.md\)")  # not in the site: its run page quotes it
 
 TEXT = {
     "en": {
@@ -121,15 +123,17 @@ def editions(root=ROOT):
 def reader_notebook(notebook, edition, elsewhere=()):
     """A notebook as the site shows it: without its ``check`` cells (source and outputs), with
     a sentence where a live widget was (a static page cannot run one), and its links to the
-    notebooks ``elsewhere`` (not in this edition) sent to their English pages."""
+    notebooks ``elsewhere`` (not in this edition) sent to their English pages, to the glossary
+    sent to the edition's glossary page, and to a README sent to the run page that quotes it."""
     notebook = copy.deepcopy(notebook)
     notebook["cells"] = [cell for cell in notebook["cells"]
                          if CHECK_TAG not in cell.get("metadata", {}).get("tags", [])]
     for cell in notebook["cells"]:
-        if cell["cell_type"] == "markdown" and elsewhere:
+        if cell["cell_type"] == "markdown":
             source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-            cell["source"] = _NOTEBOOK_LINK.sub(
-                lambda m: f"](en:{m.group(1)})" if m.group(1) in elsewhere else m.group(0), source)
+            source = _NOTEBOOK_LINK.sub(lambda m: f"](en:{m.group(1)})" if m.group(1) in elsewhere else m.group(0),
+                                        source)
+            cell["source"] = _README_LINK.sub("](run.md)", _GLOSSARY_LINK.sub("](" + GLOSSARY, source))
         for output in cell.get("outputs", []):
             if WIDGET_MIME in output.get("data", {}):
                 output["data"] = {"text/markdown": TEXT[edition]["widget"]}

@@ -192,6 +192,15 @@ def test_the_glossary_page_leaves_out_the_readme_links_and_nothing_else():
     assert site.glossary_page("See [the README](README.md) for more.\n") == "See [the README](README.md) for more.\n"
 
 
+def test_a_notebooks_links_to_the_glossary_and_a_readme_go_to_the_sites_pages():
+    for edition, up in (("en", "../"), ("zh", "../../")):
+        notebook = {"metadata": {}, "cells": [{"cell_type": "markdown", "metadata": {},
+                                               "source": f"The [glossary]({up}glossary.md#bridge); [01](01-x.ipynb); "
+                                                         f"[README.zh-CN.md]({up}README.zh-CN.md)."}]}
+        assert site.reader_notebook(notebook, edition)["cells"][0]["source"] == \
+            "The [glossary](glossary.md#bridge); [01](01-x.ipynb); [README.zh-CN.md](run.md)."
+
+
 def test_the_chinese_run_page_quotes_the_chinese_readme():
     local, docker = site.readme_commands((ROOT / "README.zh-CN.md").read_text(encoding="utf-8"), "zh")
     assert local.startswith("./course lab zh") and "--ServerApp.root_dir=notebooks/zh" in docker
