@@ -64,8 +64,8 @@ def join_cjk_lines(markdown):
     Chinese does not (browsers show it). Lines that start with a marker (a list item, a quote,
     a heading, a table row) start with no CJK character, so they are never joined.
 
-    >>> join_cjk_lines("网桥在这里\n  学习。\nbridge")
-    '网桥在这里学习。\nbridge'
+    >>> join_cjk_lines("网桥在这里\\n  学习。\\nbridge")
+    '网桥在这里学习。\\nbridge'
     """
     parts, fenced = [], False
     for chunk in re.split(r"(^ {0,3}(?:```|~~~).*$)", markdown, flags=re.M):

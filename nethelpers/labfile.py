@@ -516,7 +516,8 @@ def course_lab(name):
     to this package (a checkout, or an editable install), then in the working directory and
     each of its parents (the image installs the package apart from the course's files).
 
-    >>> Lab(course_lab("overlay.yml"))      # from notebooks/ or notebooks/zh/ alike
+    >>> course_lab("overlay.yml").name      # from notebooks/ or notebooks/zh/ alike: Lab(course_lab(...))
+    'overlay.yml'
     """
     here = Path.cwd()
     for folder in (Path(__file__).resolve().parent.parent, here, *here.parents):
