@@ -14,7 +14,7 @@ import html
 import json
 import re
 
-from .i18n import column, notebook_text
+from .i18n import column, notebook_text, tr
 
 
 class Table:
@@ -104,7 +104,7 @@ def links(ns, data):
             "state": link.get("operstate"),
             "flags": ",".join(link.get("flags", [])),
         })
-    return Table(f"links in {ns}", ["index", "name", "peer", "kind", "master", "mac", "mtu", "state", "flags"], rows)
+    return Table(tr("links in {ns}", ns=ns), ["index", "name", "peer", "kind", "master", "mac", "mtu", "state", "flags"], rows)
 
 
 def addresses(ns, data):
@@ -113,7 +113,7 @@ def addresses(ns, data):
          "broadcast": a.get("broadcast")}
         for link in data for a in link.get("addr_info", [])
     ]
-    return Table(f"addresses in {ns}", ["dev", "address", "scope", "broadcast"], rows)
+    return Table(tr("addresses in {ns}", ns=ns), ["dev", "address", "scope", "broadcast"], rows)
 
 
 def routes(ns, data):
@@ -122,7 +122,7 @@ def routes(ns, data):
          "scope": r.get("scope"), "flags": ",".join(r.get("flags", []))}
         for r in data
     ]
-    return Table(f"routes in {ns}", ["to", "via", "dev", "src", "scope", "flags"], rows)
+    return Table(tr("routes in {ns}", ns=ns), ["to", "via", "dev", "src", "scope", "flags"], rows)
 
 
 def neighbours(ns, data):
@@ -131,7 +131,7 @@ def neighbours(ns, data):
          "state": ",".join(n.get("state", []))}
         for n in data
     ]
-    return Table(f"neighbours (ARP) in {ns}", ["address", "mac", "dev", "state"], rows)
+    return Table(tr("neighbours (ARP) in {ns}", ns=ns), ["address", "mac", "dev", "state"], rows)
 
 
 def bridge_ports(ns, data):
@@ -146,7 +146,7 @@ def bridge_ports(ns, data):
                 "state": slave.get("state"), "learning": slave.get("learning"),
                 "flood": slave.get("flood"), "hairpin": slave.get("hairpin"),
             })
-    return Table(f"bridge ports in {ns}", ["bridge", "port", "state", "learning", "flood", "hairpin"], rows)
+    return Table(tr("bridge ports in {ns}", ns=ns), ["bridge", "port", "state", "learning", "flood", "hairpin"], rows)
 
 
 def fdb(ns, data, multicast=False):
@@ -162,7 +162,7 @@ def fdb(ns, data, multicast=False):
             "self": "self" in flags,
         })
     rows.sort(key=lambda r: (r["kind"] != "learned", r["kind"], r["dev"] or "", r["mac"]))
-    return Table(f"bridge FDB in {ns}", ["mac", "dev", "master", "dst", "vlan", "kind", "self"], rows)
+    return Table(tr("bridge FDB in {ns}", ns=ns), ["mac", "dev", "master", "dst", "vlan", "kind", "self"], rows)
 
 
 def ruleset(ns, data):
@@ -177,7 +177,7 @@ def ruleset(ns, data):
             "handle": rule.get("handle"), "rule": _describe(rule.get("expr", [])),
             "packets": counter and counter["packets"], "bytes": counter and counter["bytes"],
         })
-    return Table(f"nftables rules in {ns}", ["family", "table", "chain", "handle", "rule", "packets", "bytes"], rows)
+    return Table(tr("nftables rules in {ns}", ns=ns), ["family", "table", "chain", "handle", "rule", "packets", "bytes"], rows)
 
 
 def _describe(exprs):
@@ -233,10 +233,10 @@ def conntrack(ns, text):
             "nat": "yes" if (reply.get("dst") and reply.get("dst") != original.get("src")) or
                             (reply.get("src") and reply.get("src") != original.get("dst")) else "no",
         })
-    return Table(f"conntrack in {ns}", ["proto", "src", "dst", "reply src", "reply dst", "id/ports", "nat"], rows)
+    return Table(tr("conntrack in {ns}", ns=ns), ["proto", "src", "dst", "reply src", "reply dst", "id/ports", "nat"], rows)
 
 
 def sysctls(ns, keys, text):
     found = dict(line.split(" = ", 1) for line in text.splitlines() if " = " in line)
     rows = [{"key": k, "value": found.get(k)} for k in keys]
-    return Table(f"sysctls in {ns}", ["key", "value"], rows)
+    return Table(tr("sysctls in {ns}", ns=ns), ["key", "value"], rows)

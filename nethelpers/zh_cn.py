@@ -27,6 +27,16 @@ MESSAGES = {
     "sent (out)": "发出（out）",
     "received (in)": "收到（in）",
     "... {hidden} more sightings not drawn (max_rows={max_rows})": "……另有 {hidden} 次捕获未画出（max_rows={max_rows}）",
+    # state.py
+    "links in {ns}": "{ns} 中的链路",
+    "addresses in {ns}": "{ns} 中的地址",
+    "routes in {ns}": "{ns} 中的路由",
+    "neighbours (ARP) in {ns}": "{ns} 中的邻居表（ARP）",
+    "bridge ports in {ns}": "{ns} 中的网桥端口",
+    "bridge FDB in {ns}": "{ns} 中的网桥转发表（FDB）",
+    "nftables rules in {ns}": "{ns} 中的 nftables 规则",
+    "conntrack in {ns}": "{ns} 中的连接跟踪（conntrack）",
+    "sysctls in {ns}": "{ns} 中的 sysctl",
     # draw.py
     "a packet was seen here": "在此处捕获到数据包",
     "captured, nothing seen": "抓包了，但什么也没看到",
