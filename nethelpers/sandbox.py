@@ -205,7 +205,7 @@ def _map_root(process, ready, go):
 _EXEC = {"returncode": (int, type(None)), "stdout": bytes, "stderr": bytes, "status": str, "cut": bool}
 _OUTPUT = {"returncode": (int, type(None)), "output": bytes, "cut": bool}
 REPLIES = {
-    "hello": {"pid": int, "uid": int, "in_userns": bool, "version": int},
+    "hello": {"pid": int, "uid": int, "in_userns": bool, "version": int, "root_by": str},
     "build": dict, "open_packet_sockets": int, "netlink_dump": dict, "settle": (int, float),
     "cancel": type(None), "exec": _EXEC, "spawn": int, "poll": _OUTPUT, "stop": _OUTPUT,
 }
