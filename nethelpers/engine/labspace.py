@@ -192,7 +192,7 @@ def _enter_root():
         raise OSError(refused, f"pivot_root: {os.strerror(refused)}")
     os.chdir(ROOT)
     mount(ROOT, "/", None, MS_MOVE)
-    os.chroot(".")
+    check(libc.chroot(b"."), "chroot into the lab's root")
     os.chdir("/")
     return "chroot"
 
