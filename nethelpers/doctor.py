@@ -99,6 +99,19 @@ def _lab_root_row():
             "what to do": UNSAFE_TODO if unsafe else ""}
 
 
+def _lab_files_row(root_by):
+    """What files lab code sees: its own root, and how the host's tree is kept from it (the
+    engine's ``hello`` says which way its lab's init took: see nethelpers/engine/labspace.py)."""
+    if root_by == "pivot_root":
+        return {"check": "lab's files", "result": "ok", "what to do": "",
+                "detail": "a root of its own; the host's tree is detached from it (pivot_root): no home, "
+                          "read-only system folders"}
+    return {"check": "lab's files", "result": "covered", "what to do": "",
+            "detail": "a root of its own; pivot_root is refused here (Docker's default seccomp profile), so the "
+                      "host's tree stays under it, covered by a locked mount lab root cannot unmount: no home, "
+                      "read-only system folders"}
+
+
 def _kernel_rows():
     from .lab import Lab
     from .topology import Topology
@@ -108,6 +121,7 @@ def _kernel_rows():
     rows = []
     try:
         with Lab(topo) as lab:
+            rows.append(_lab_files_row(lab._client.info["root_by"]))
             for feature, command, todo in PROBES:
                 tool = command.split()[0]
                 if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):

@@ -65,6 +65,11 @@ class EngineError(NetHelpersError, RuntimeError):
     """The lab engine failed to do what it was asked; the message says what the kernel said."""
 
 
+class StartError(EngineError):
+    """The lab engine could not start here (it could not build its lab's root, for one): the
+    message is the engine's own; ``python -m nethelpers doctor`` says what this machine allows."""
+
+
 class CommandError(NetHelpersError, RuntimeError):
     """A command run in a lab namespace exited with a non-zero status (when ``check=True``)."""
 

@@ -33,7 +33,7 @@ import time
 import zipfile
 
 from .engine import wire
-from .errors import EngineError, PrivilegeError
+from .errors import EngineError, PrivilegeError, StartError
 
 SANDBOX = ["--mount", "--propagation", "private", "--net", "--ipc", "--pid", "--fork", "--kill-child", "--mount-proc"]
 USERNS = ["--user", "--map-root-user"]
@@ -205,7 +205,7 @@ def _map_root(process, ready, go):
 _EXEC = {"returncode": (int, type(None)), "stdout": bytes, "stderr": bytes, "status": str, "cut": bool}
 _OUTPUT = {"returncode": (int, type(None)), "output": bytes, "cut": bool}
 REPLIES = {
-    "hello": {"pid": int, "uid": int, "in_userns": bool, "version": int},
+    "hello": {"pid": int, "uid": int, "in_userns": bool, "version": int, "root_by": str},
     "build": dict, "open_packet_sockets": int, "netlink_dump": dict, "settle": (int, float),
     "cancel": type(None), "exec": _EXEC, "spawn": int, "poll": _OUTPUT, "stop": _OUTPUT,
 }
@@ -319,8 +319,8 @@ class EngineClient:
             self._give_up(self._silence(method))
         except wire.FrameError as e:
             self._give_up(f"the engine's reply to `{method}` is not a message of this format: {e}")
-        except (EOFError, OSError) as e:
-            self._give_up(self._death_note(e, method))
+        except (EOFError, OSError):
+            self._give_up(*self._death_note(method))
 
     def _wait_readable(self, deadline, method):
         poller = select.poll()
@@ -329,15 +329,15 @@ class EngineClient:
             if time.monotonic() >= deadline:
                 self._give_up(self._silence(method))
 
-    def _give_up(self, why, interrupt=False):
-        """Close the connection (the engine and its lab end) and raise why."""
-        self.broken = f"{why}; the lab's engine was ended: build the lab again"
+    def _give_up(self, why, error=EngineError, interrupt=False):
+        """Close the connection (the engine and its lab end) and raise why, as ``error``."""
+        self.broken = why if error is not EngineError else f"{why}; the lab's engine was ended: build the lab again"
         if self.process is not None and self.process.poll() is None:
             self.process.kill()  # a stopped or busy engine would not notice the hang-up
         self._close_unlocked()
         if interrupt:
             raise KeyboardInterrupt(self.broken)
-        raise EngineError(self.broken) from None
+        raise error(self.broken) from None
 
     def _silence(self, method):
         state = _process_state(self._engine_pid())
@@ -363,19 +363,28 @@ class EngineClient:
             self.broken = "a request was interrupted and its cancel could not be sent"
             self._close_unlocked()
 
-    def _death_note(self, error, method):
+    def _death_note(self, method):
+        """Why the engine is gone, from its exit status and stderr: ``(message, error class)``.
+
+        An engine that could not start says why in one line (:data:`wire.START_FAILED`), which
+        is raised as it is (:class:`StartError`); a sandbox that ``unshare`` could not make is a
+        :class:`PrivilegeError`; anything else ended a running engine."""
         try:
             self.process.wait(timeout=5)
             stderr = self.process.stderr.read().decode(errors="replace").strip()
         except (subprocess.TimeoutExpired, ValueError, OSError):
             stderr = ""
+        lines = stderr.splitlines()
+        failed = [line[len(wire.START_FAILED):] for line in lines if line.startswith(wire.START_FAILED)]
+        if failed:
+            return f"the lab engine could not start: {failed[-1]}; {DOCTOR_HINT}", StartError
         if "Operation not permitted" in stderr or "Permission denied" in stderr:
-            raise PrivilegeError(f"the lab engine could not start its sandbox ({stderr.splitlines()[-1]}); {DOCTOR_HINT}")
-        lines = [line for line in stderr.splitlines() if not line.startswith("unshare: ")]
+            return f"the lab engine could not start its sandbox ({lines[-1]}); {DOCTOR_HINT}", PrivilegeError
+        lines = [line for line in lines if not line.startswith("unshare: ")]
         status = self.process.returncode
         how = f"killed by signal {-status}" if status is not None and status < 0 else f"exit status {status}"
         detail = f": {lines[-1]}" if lines else ""
-        return f"the lab engine ended unexpectedly during `{method}` ({how}{detail})"
+        return f"the lab engine ended unexpectedly during `{method}` ({how}{detail})", EngineError
 
     def close(self):
         """End the engine: every namespace and process of its lab goes with it."""

@@ -9,6 +9,7 @@ refuses without. Build time, image size and the time from ``docker run`` to Jupy
 written to ``build/docker-image.txt``.
 """
 
+import inspect
 import json
 import shutil
 import tempfile
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.dockerengine import RUN_OPTIONS, ROOT, Engine, build_image, needs_engine
+from tests import test_hostile
+from tests.test_hostile import _assert_walls_hold
 
 NOTEBOOK = "notebooks/04-container-to-container.ipynb"
 REPORT = ROOT / "build" / "docker-image.txt"
@@ -104,6 +107,24 @@ def test_the_notebook_runs_under_nbval_in_the_container_as_learner(engine, conta
     out = result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
     assert result.returncode == 0, out[:6000] + "\n[...]\n" + out[-1500:]
     assert " passed" in out
+
+
+def _jail_probe():
+    """tests/test_hostile.py's walls() and tests/labs.py as one program: the image holds no tests/*.py."""
+    parts = [(ROOT / "tests" / "labs.py").read_text(), "import json, os",
+             *(f"{name} = {getattr(test_hostile, name)!r}" for name in ("ESCAPES", "ESCAPE", "ATTEMPTS")),
+             inspect.getsource(test_hostile._home), inspect.getsource(test_hostile.walls),
+             "with bridge_lab('jail') as lab:\n    print(json.dumps(walls(lab)))\n"]
+    return "\n\n".join(parts)
+
+
+def test_lab_code_in_the_container_reaches_no_home_though_pivot_root_is_refused(engine, container):
+    # Docker's default seccomp profile refuses pivot_root: the lab's root covers the container's tree.
+    result = engine.docker("exec", "-u", "learner", container, "python", "-c", _jail_probe(), check=False)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")[-3000:]
+    found = json.loads(result.stdout.decode().splitlines()[-1])
+    assert found["root_by"] == "chroot", found
+    _assert_walls_hold(found)
 
 
 def test_jupyterlab_in_the_container_answers_with_its_token_and_refuses_without(engine, container):

@@ -1,13 +1,18 @@
 """Faults, one test each: deadlines, a stopped or killed engine, Ctrl-C, zombies, big captures."""
 
+import json
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from nethelpers import EngineError, Lab, Topology
 from nethelpers.engine import wire
 from nethelpers.errors import CaptureError
+from tests import refuse
 from tests.labs import bridge_lab
 
 
@@ -304,3 +309,30 @@ def test_a_command_printing_more_than_a_frame_holds_is_cut_and_says_so(lab):
     assert result.stdout.endswith("output cut here: a command's output is kept up to 16 MB a stream; "
                                   "write big output to a file in the lab instead]\n")
     assert lab.exec("c1", "echo still here").stdout == "still here\n"
+
+
+START_CHILD = """import json
+from nethelpers import Lab, Topology
+topo = Topology("unstarted", underlay=None)
+topo.add_namespace("a")
+try:
+    Lab(topo)
+except Exception as e:
+    print(json.dumps({"type": type(e).__name__, "message": str(e), "bare": e.__cause__ is None and e.__suppress_context__}))
+"""
+
+
+@pytest.mark.skipif(not refuse.supported(), reason="tests/refuse.py knows no system call numbers for this machine")
+def test_an_engine_that_cannot_start_says_why_in_its_own_words():
+    """With both ways into a lab's root refused (pivot_root and chroot), the engine cannot start: the
+    client raises the engine's own reason, not the hang-up it sees (ConnectionResetError)."""
+    child = subprocess.run([sys.executable, "-m", "tests.refuse", "pivot_root,chroot", "--", sys.executable, "-c",
+                            START_CHILD], cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 0, child.stderr[-3000:]
+    found = json.loads(child.stdout)
+    assert found["type"] == "StartError", found
+    assert found["bare"], "the engine's reason comes chained to the client's ConnectionResetError"
+    assert found["message"].startswith("the lab engine could not start: the lab's root could not be built"), found
+    assert "chroot into the lab's root: Operation not permitted" in found["message"], found
+    assert "python -m nethelpers doctor" in found["message"], found

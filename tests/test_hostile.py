@@ -7,13 +7,16 @@ lab still works where it can, and that nothing reached the client or the host.
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from nethelpers.sandbox import ROOT_RUN_IDS, sandbox_mode
+from tests import refuse
 from tests.labs import bridge_lab
 
+ROOT = Path(__file__).resolve().parent.parent
 PROBE = (Path(__file__).parent / "hostile_probe.py").read_text()
 
 
@@ -164,29 +167,84 @@ def _home():
     return os.path.realpath(os.path.expanduser("~"))
 
 
-def test_a_lab_sees_no_home_even_after_unmounting(hostile):
-    """Lab root has nobody's home (/root, /home, the user's $HOME wherever it is): not to read,
-    not to write (a .pth or .bashrc written there would run in the user's next Python or shell),
-    and no unmount, remount or fresh mount brings them back."""
+# Two ways from a lab's root to what may be under it (the host's tree, where pivot_root is refused), each
+# printing the home (argv[1]) and / it finds, and / before. The classic chroot escape: chroot into a
+# subfolder while holding the root open, then `..` past it. And uncovering: unmount / in the command's
+# own mount namespace (MNT_DETACH), then enter that namespace anew (setns starts at what / then is).
+ESCAPES = {
+    "chroot": "os.makedirs('/tmp/escape', exist_ok=True)\ntop = os.open('/', os.O_RDONLY)\n"
+              "os.chroot('/tmp/escape')\nos.fchdir(top)\nfor _ in range(64):\n    os.chdir('..')\nos.chroot('.')",
+    "uncover": "libc = ctypes.CDLL(None, use_errno=True)\nns = os.open('/proc/self/ns/mnt', os.O_RDONLY)\n"
+               "libc.umount2(b'/', 2)\nlibc.setns(ns, 0x20000)",
+}
+ESCAPE = """import ctypes, json, os, sys
+before = sorted(os.listdir("/"))
+{}
+try:
+    home = os.listdir(sys.argv[1])
+except OSError:  # absent, or not lab root's to read: either way nothing reached
+    home = []
+print(json.dumps({{"home": home, "before": before, "after": sorted(os.listdir("/"))}}))
+"""
+ATTEMPTS = ["umount -l /", "umount /usr", "umount /etc", "umount /tmp", "umount -l /proc", "umount /run",
+            "mount -o remount,rw /", "mount -o remount,rw,bind /usr", "mount -o remount,rw,bind /etc",
+            "mount -t proc proc /proc", "mount -t tmpfs none /mnt", "mkdir /tmp/m; mount --move / /tmp/m",
+            "unshare -Urm umount -l /"]
+
+
+def walls(lab):
+    """What lab root finds of the user's home after every way we know to unmount, remount, mount or
+    chroot its way out, as plain data (a child process under tests.refuse prints it)."""
     home = _home()
     planted = f"{home}/nethelpers-hostile-{os.getpid()}.pth"
-    attempts = ["umount -l /", "umount /usr", "umount /etc", "umount /tmp", "umount -l /proc", "umount /run",
-                "mount -o remount,rw /", "mount -o remount,rw,bind /usr", "mount -o remount,rw,bind /etc",
-                "mount -t proc proc /proc", "mount -t tmpfs none /mnt"]
     try:
-        for attempt in attempts:
-            hostile.exec("c1", attempt)
-        look = hostile.exec("c1", ["sh", "-c", f"ls -A /home /root {home}; ls -A /proc/*/root/{home.lstrip('/')}; "
-                                   f"echo 'import os' > {planted}"])
-        assert not os.path.exists(planted), "a lab wrote into the user's home"
-        listed = [line for line in look.stdout.splitlines() if line and not line.endswith(":")]
-        assert not listed, f"a lab sees into a home: {look.stdout}"
-        assert not hostile.exec("c1", ["touch", "/usr/nethelpers-hostile"]).ok  # the system's folders: read-only
-        assert not hostile.exec("c1", ["touch", "/etc/nethelpers-hostile"]).ok
+        for attempt in ATTEMPTS:
+            lab.exec("c1", attempt, shell=True)
+        look = lab.exec("c1", ["sh", "-c", f"ls -A /home /root {home}; ls -A /proc/*/root/{home.lstrip('/')}; "
+                                           f"echo 'import os' > {planted}"])
+        escapes = {way: json.loads(lab.exec("c1", ["python3", "-c", ESCAPE.format(code), home], check=True).stdout)
+                   for way, code in ESCAPES.items()}
+        return {"root_by": lab._client.info["root_by"], "planted": os.path.exists(planted),
+                "seen": [line for line in look.stdout.splitlines() if line and not line.endswith(":")],
+                "escapes": escapes,
+                "writable": [path for path in ("/usr", "/etc") if lab.exec("c1", ["touch", f"{path}/nethelpers-hostile"]).ok],
+                "works": lab.exec("c1", "ping -c 1 -W 2 172.17.0.3").ok}
     finally:
         if os.path.exists(planted):
             os.unlink(planted)
-    assert hostile.exec("c1", "ping -c 1 -W 2 172.17.0.3").ok  # and the lab works on
+
+
+def _assert_walls_hold(found):
+    assert not found["planted"], "a lab wrote into the user's home"
+    assert not found["seen"], f"a lab sees into a home: {found['seen']}"
+    for way, escape in found["escapes"].items():
+        assert not escape["home"], f"a lab reached the user's home ({way}): {escape}"
+        assert escape["after"] == escape["before"], f"a lab left its root ({way}): {escape}"
+    assert not found["writable"], f"the system's folders are writable from a lab: {found['writable']}"
+    assert found["works"]  # and the lab works on
+
+
+def test_a_lab_sees_no_home_even_after_unmounting(hostile):
+    """Lab root has nobody's home (/root, /home, the user's $HOME wherever it is): not to read,
+    not to write (a .pth or .bashrc written there would run in the user's next Python or shell),
+    and no unmount, remount, fresh mount or chroot escape brings them back."""
+    _assert_walls_hold(walls(hostile))
+
+
+REFUSED_CHILD = ("import json\nfrom tests.labs import bridge_lab\nfrom tests.test_hostile import walls\n"
+                 "with bridge_lab('refused') as lab:\n    print(json.dumps(walls(lab)))\n")
+
+
+@pytest.mark.skipif(not refuse.supported(), reason="tests/refuse.py knows no system call numbers for this machine")
+def test_where_pivot_root_is_refused_the_labs_root_holds_all_the_same():
+    """Docker's default seccomp profile refuses pivot_root. The lab's root is then moved over the
+    host's tree, which stays under it: the same walls must hold, and the engine says which way it took."""
+    child = subprocess.run([sys.executable, "-m", "tests.refuse", "pivot_root", "--", sys.executable, "-c", REFUSED_CHILD],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert child.returncode == 0, child.stderr[-3000:]
+    found = json.loads(child.stdout.splitlines()[-1])
+    assert found["root_by"] == "chroot", found
+    _assert_walls_hold(found)
 
 
 def test_a_lab_cannot_reach_another_labs_files_processes_or_ipc(hostile):

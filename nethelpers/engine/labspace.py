@@ -19,7 +19,9 @@ included (a ``.pth`` file or a ``.bashrc`` written there runs in the user's next
   (of the lab's PID namespace), a sysfs, and ``/run/netns``, which follows the engine's. It moves
   there (``pivot_root``) and detaches the old root: the host's other directories (``/home``,
   ``/root``, ``/work``, ``/var``...), the engine's ``/run`` and its ``/proc`` are not in the tree
-  at all, so there is nothing to unmount or remount back to.
+  at all, so there is nothing to unmount or remount back to. Under Docker's default seccomp
+  profile, which refuses ``pivot_root``, the lab's root is moved over ``/`` instead and the old
+  tree stays under it, out of reach (see :func:`_enter_root`).
 - Then the init enters a user namespace of its own, which copies that mount namespace into one
   owned by it: the kernel locks every mount of the copy as one unit with its flags (the mounts
   were made by a more privileged namespace), so lab root, which holds CAP_SYS_ADMIN over it,
@@ -30,6 +32,7 @@ and then take a copy of their own for their sysfs.
 """
 
 import ctypes
+import errno
 import os
 import pwd
 import signal
@@ -37,7 +40,7 @@ import signal
 from .kernel import CLONE_NEWNS, MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, MS_SLAVE, NETNS_DIR, check, libc, mount
 
 CLONE_NEWPID, CLONE_NEWUSER = 0x20000000, 0x10000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_SHARED = 2, 4, 8, 32, 1 << 20
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_MOVE, MS_SHARED = 2, 4, 8, 32, 8192, 1 << 20
 PR_SET_NAME = 15
 ROOT = "/run/nethelpers-lab"  # where the init builds the lab's root, in its own mount namespace
 SYSTEM = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")  # bound read-only, if present
@@ -49,16 +52,17 @@ USER_HOMES = 1000  # accounts from this uid on are people, whose homes a lab nev
 
 
 class LabSpace:
-    """The lab's init (its pid here), its PID and mount namespaces (fds for ``setns``), and the
-    engine's own PID namespace.
+    """The lab's init (its pid here), its PID and mount namespaces (fds for ``setns``), the
+    engine's own PID namespace, and how the lab's root was entered (``root_by``).
 
     The engine's children go to the lab's PID namespace only between :meth:`enter` and
     :meth:`leave`: the kernel refuses to start a thread while a process's children would go to
     another PID namespace than its own, and the engine has a thread.
     """
 
-    def __init__(self, init_pid, pid_ns, mount_ns, own_pid_ns):
+    def __init__(self, init_pid, pid_ns, mount_ns, own_pid_ns, root_by):
         self.init_pid, self.pid_ns, self.mount_ns, self.own_pid_ns = init_pid, pid_ns, mount_ns, own_pid_ns
+        self.root_by = root_by  # "pivot_root" (the host's tree detached) or "chroot" (covered): see _enter_root
 
     def enter(self):
         check(libc.setns(self.pid_ns, CLONE_NEWPID), "setns(lab PID namespace)")
@@ -86,10 +90,10 @@ def start():
     check(libc.setns(own, CLONE_NEWPID), "setns(engine PID namespace)")
     with os.fdopen(ready, "rb") as f:
         answer = f.read()
-    if answer != b"ok":
+    if not answer.startswith(b"ok "):
         os.waitpid(pid, 0)
         raise OSError(f"the lab's root could not be built: {answer.decode(errors='replace') or 'the init died'}")
-    return LabSpace(pid, lab, os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY), own)
+    return LabSpace(pid, lab, os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY), own, answer[3:].decode())
 
 
 def _share_netns_dir():
@@ -118,12 +122,12 @@ def _init(done, hidden):
     """The lab's init: build the root, report, then wait forever (orphans are reaped by the kernel)."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # orphans of lab commands: reaped at once
-        _build_root(hidden)
+        how = _build_root(hidden)
         check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare(CLONE_NEWUSER|CLONE_NEWNS)")  # locks the mounts
         _retitle()
         os.closerange(0, done)
         os.closerange(done + 1, os.sysconf("SC_OPEN_MAX"))
-        os.write(done, b"ok")
+        os.write(done, f"ok {how}".encode())
         os.close(done)
     except BaseException as e:  # the engine reports it and does not start
         try:
@@ -135,6 +139,7 @@ def _init(done, hidden):
 
 
 def _build_root(hidden):
+    """Build the lab's root and move there; returns how (see :func:`_enter_root`)."""
     check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     mount("none", "/", None, MS_REC | MS_SLAVE)  # nothing goes back to the engine; /run/netns still comes
     os.makedirs(ROOT, exist_ok=True)
@@ -159,12 +164,37 @@ def _build_root(hidden):
     for home in hidden:
         if any(home.startswith(f"/{name}/") for name in SYSTEM) and os.path.isdir(f"{ROOT}{home}"):
             mount("tmpfs", f"{ROOT}{home}", "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=755,size=4k")
-    os.mkdir(f"{ROOT}/.old")
-    check(libc.pivot_root(ROOT.encode(), f"{ROOT}/.old".encode()), "pivot_root")
-    os.chdir("/")
-    check(libc.umount2(b"/.old", MNT_DETACH), "umount /.old")  # the host's tree leaves this namespace
-    os.rmdir("/.old")
+    how = _enter_root()
     _remount_readonly("/")
+    return how
+
+
+def _enter_root():
+    """Make the lab's root this process's ``/``; returns how: ``"pivot_root"`` or ``"chroot"``.
+
+    ``pivot_root`` moves the host's tree out and it is detached: it is not in the namespace at all.
+    Docker's default seccomp profile refuses ``pivot_root`` (EPERM, whatever the capabilities);
+    there the lab's root is moved over ``/`` and the init ``chroot``s into it, as switch_root does.
+    The host's tree then stays in the namespace, but covered: a path walk that reaches the
+    covered ``/`` (``..`` from the lab's root, a ``chroot`` escape, ``setns`` to the namespace)
+    is taken back up into the mount on it, and that mount is locked (see :func:`_init`), so lab
+    root can neither unmount nor move it. No process or file descriptor of the lab is below it.
+    """
+    os.mkdir(f"{ROOT}/.old")
+    if libc.pivot_root(ROOT.encode(), f"{ROOT}/.old".encode()) == 0:
+        os.chdir("/")
+        check(libc.umount2(b"/.old", MNT_DETACH), "umount /.old")  # the host's tree leaves this namespace
+        os.rmdir("/.old")
+        return "pivot_root"
+    refused = ctypes.get_errno()
+    os.rmdir(f"{ROOT}/.old")
+    if refused != errno.EPERM:
+        raise OSError(refused, f"pivot_root: {os.strerror(refused)}")
+    os.chdir(ROOT)
+    mount(ROOT, "/", None, MS_MOVE)
+    check(libc.chroot(b"."), "chroot into the lab's root")
+    os.chdir("/")
+    return "chroot"
 
 
 def _dir(name):

@@ -73,7 +73,8 @@ class Engine:
     def hello(self, version):
         if version != wire.VERSION:
             raise ValueError(f"the client speaks format version {version}, this engine {wire.VERSION}")
-        return {"pid": os.getpid(), "uid": os.getuid(), "in_userns": _in_userns(), "version": wire.VERSION}
+        return {"pid": os.getpid(), "uid": os.getuid(), "in_userns": _in_userns(), "version": wire.VERSION,
+                "root_by": self.space.root_by}
 
     def build(self, steps):
         """Carry out build steps ``(op, ns, args, command)`` in order; stop at the first failure."""

@@ -25,6 +25,7 @@ MAX_FRAME = 64 << 20  # a 16 MB output in base64, with room to spare
 SCM_MAX_FD = 253
 MAX_FDS = 8192
 FD_BATCH = b"+"
+START_FAILED = "nethelpers engine could not start: "  # the one line an engine that failed to start writes to stderr
 
 
 class FrameError(Exception):
