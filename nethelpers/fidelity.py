@@ -174,6 +174,8 @@ def describe(side, python="python3"):
         aspects[f"iptables -t {table} -S"] = _lines(out if code == 0 else f"error: {out.strip()}")
     code, out = side.run("node", ["iptables", "-t", "nat", "-L", "-n", "-v"])
     aspects["iptables lists nat with counters"] = {"works": str(code == 0 and "pkts bytes" in out)}
+    code, out = side.run("node", ["ss", "-Hltn"])
+    aspects["listening node"] = {" ".join(line.split()[3:5]): "listening" for line in out.splitlines() if line.strip()}
     aspects["who answers"] = _who_answers(side, python)
     aspects["one ping c1 > c2"] = _ping_packets(side, links, names)
     return aspects

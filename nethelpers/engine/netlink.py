@@ -33,7 +33,7 @@ IFLA_OPERSTATE, IFLA_CARRIER = 16, 33
 IF_OPER_UNKNOWN, IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN, IF_OPER_UP = 0, 2, 5, 6
 
 IFF_UP = 0x1
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 10, 18
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_TXQLEN, IFLA_LINKINFO = 1, 3, 4, 10, 13, 18
 IFLA_NET_NS_FD = 28
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
@@ -143,20 +143,35 @@ class Rtnl:
         body = _ifinfo(self.index[name], up=True)
         self.request(RTM_NEWLINK, body, flags=0)
 
-    def bridge(self, name, mac, mtu, ageing=None):
+    def bridge(self, name, mac, mtu, ageing=None, txqlen=None):
         data = [_u32(IFLA_BR_AGEING_TIME, ageing * 100)] if ageing is not None else []
         info = _nest(IFLA_LINKINFO, _str(IFLA_INFO_KIND, "bridge"), *([_nest(IFLA_INFO_DATA, *data)] if data else []))
-        body = _ifinfo(self.reserve(name)) + _str(IFLA_IFNAME, name) + _mac(IFLA_ADDRESS, mac) + _u32(IFLA_MTU, mtu) + info
+        body = _ifinfo(self.reserve(name)) + _str(IFLA_IFNAME, name) + _mac(IFLA_ADDRESS, mac) + _u32(IFLA_MTU, mtu)
+        body += _u32(IFLA_TXQLEN, txqlen) if txqlen is not None else b""
+        body += info
         self.request(RTM_NEWLINK, body)
 
-    def veth(self, name, peer, peer_rtnl, peer_nsfd, mac=None, peer_mac=None, mtu=None, master=None, up=False):
-        """Create a veth pair here, its peer straight in ``peer_rtnl``'s namespace."""
+    def veth(self, name, peer, peer_rtnl, peer_nsfd, mac=None, peer_mac=None, mtu=None, master=None, up=False,
+             txqlen=None, indexes_here=False):
+        """Create a veth pair here, its peer straight in ``peer_rtnl``'s namespace.
+
+        ``indexes_here``: both ends take their index from this namespace's count, the peer
+        first, as when a pair is made here and one end moved (what Docker does): the peer
+        keeps the index it had here."""
+        txq = _u32(IFLA_TXQLEN, txqlen) if txqlen is not None else b""
         peer_attrs = _str(IFLA_IFNAME, peer)
         peer_attrs += _mac(IFLA_ADDRESS, peer_mac) if peer_mac else b""
         peer_attrs += _u32(IFLA_MTU, mtu) if mtu else b""
+        peer_attrs += txq
         if peer_rtnl is not self:
             peer_attrs += _u32(IFLA_NET_NS_FD, peer_nsfd)
-        peer_index = peer_rtnl.reserve(peer)
+        if indexes_here and peer_rtnl is not self:
+            peer_index = self.reserve(f"(peer {peer})")
+            del self.index[f"(peer {peer})"]
+            peer_rtnl.index[peer] = peer_index
+            peer_rtnl.next_index = max(peer_rtnl.next_index, peer_index + 1)
+        else:
+            peer_index = peer_rtnl.reserve(peer)
         info = _nest(
             IFLA_LINKINFO,
             _str(IFLA_INFO_KIND, "veth"),
@@ -165,6 +180,7 @@ class Rtnl:
         body = _ifinfo(self.reserve(name), up=up) + _str(IFLA_IFNAME, name)
         body += _mac(IFLA_ADDRESS, mac) if mac else b""
         body += _u32(IFLA_MTU, mtu) if mtu else b""
+        body += txq
         body += _u32(IFLA_MASTER, self.index[master]) if master else b""
         try:
             self.request(RTM_NEWLINK, body + info)

@@ -29,6 +29,7 @@ from .kernel import LOG_DIR, MS_BIND, NETNS_DIR, mount, setns, unshare_net
 from .labproc import communicate, guard_engine, kill_group, lab_child, lab_environment, reap_orphans
 from .netlink import NetlinkError, Rtnl, dump_namespace
 from .packet import packet_socket
+from .proxy import PROGRAM as PROXY_PROGRAM
 
 
 class StepError(Exception):
@@ -104,12 +105,12 @@ class Engine:
     def _step_up(self, ns, dev):
         self._rtnl(ns).link_up(dev)
 
-    def _step_bridge(self, ns, name, mac, mtu, ageing):
-        self._rtnl(ns).bridge(name, mac, mtu, ageing)
+    def _step_bridge(self, ns, name, mac, mtu, ageing, txqlen=None):
+        self._rtnl(ns).bridge(name, mac, mtu, ageing, txqlen)
 
-    def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
+    def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=None, indexes_here=False):
         fd, peer_rtnl = self.namespaces[peer_ns]
-        self._rtnl(ns).veth(name, peer, peer_rtnl, fd, mac, peer_mac, mtu, master, up)
+        self._rtnl(ns).veth(name, peer, peer_rtnl, fd, mac, peer_mac, mtu, master, up, txqlen, indexes_here)
 
     def _step_addr(self, ns, dev, address):
         self._rtnl(ns).addr(dev, address)
@@ -133,6 +134,27 @@ class Engine:
         result = self.exec(ns, ["nft", "-f", "-"], input=rules.encode(), timeout=30)
         if result["returncode"] != 0:
             raise StepError(result["stderr"].decode(errors="replace").strip())
+
+    def _step_iptables(self, ns, rules):
+        result = self.exec(ns, ["iptables-nft-restore"], input=rules.encode(), timeout=30)
+        if result["returncode"] != 0:
+            raise StepError(result["stderr"].decode(errors="replace").strip())
+
+    def _step_proxy(self, ns, port, to_address, to_port, python):
+        """docker-proxy's part: listen on the node's ``port`` (before this returns, so a client
+        right after the build finds it) and relay each connection to the container, from a lab
+        process that inherits the listening socket."""
+        self.enter(ns)
+        try:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("0.0.0.0", int(port)))
+            listener.listen(128)
+        finally:
+            self.enter(None)
+        with listener:
+            self._spawn(ns, [python, "-c", PROXY_PROGRAM, str(listener.fileno()), str(to_address), str(int(to_port))],
+                       pass_fds=(listener.fileno(),))
 
     def _step_process(self, ns, argv, name):
         self.spawn(ns, argv)
@@ -231,11 +253,16 @@ class Engine:
 
     def spawn(self, ns, argv, env=None):
         """Start ``argv`` in the background in ``ns``; its output goes to a log. Returns its pid."""
+        return self._spawn(ns, argv, env)
+
+    def _spawn(self, ns, argv, env=None, pass_fds=()):
+        """:meth:`spawn`, the child inheriting ``pass_fds`` (the engine's own steps only)."""
         os.makedirs(LOG_DIR, exist_ok=True)
         log = f"{LOG_DIR}/{len(self.processes)}-{time.monotonic_ns()}.log"
         try:
             with open(log, "wb") as f:
-                proc = self._popen(ns, argv, env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+                proc = self._popen(ns, argv, env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                   pass_fds=pass_fds)
         except BaseException:
             os.unlink(log)  # a spawn that failed leaves nothing behind
             raise
