@@ -65,6 +65,12 @@ ALLOWED = (
     ("addresses *", "*fe80::*", "link-local addresses follow the random MACs"),
     ("sysctl *", "net.ipv4.ping_group_range", "the lab's user namespace maps one group: the kernel refuses any "
      "other in the range and shows unmapped ones as 65534 (the lab sets 0 0: its root may ping)"),
+    ("sysctl node", "net.ipv6.conf.*.accept_dad", "no duplicate address detection: no IPv6 address is tentative "
+     "(and its flags timing-dependent) while a lesson reads it, and no neighbour solicitations in captures"),
+    ("sysctl node", "net.ipv6.conf.*.router_solicitations", "no router solicitations, which the kernel sends "
+     "1 to 10 s after a link comes up, into captures taken at any moment"),
+    ("sysctl node", "net.ipv6.conf.*.mldv2_unsolicited_report_interval", "multicast listener reports at once, "
+     "during the build, not at a random moment within the next second"),
     ("sysctl *", "net.ipv4.igmp_link_local_mcast_reports", "the lab sends no IGMP reports for link-local groups: "
      "they would flood to every container and interleave with the packets a lesson is about"),
 )
@@ -83,7 +89,9 @@ NODE_SYSCTLS = (
     "net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6", "net.ipv6.conf.docker0.disable_ipv6",
     "net.ipv6.conf.eth0.disable_ipv6", "net.ipv6.conf.all.forwarding", "net.ipv6.conf.lo.disable_ipv6",
     "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
-    "net.bridge.bridge-nf-call-arptables",
+    "net.bridge.bridge-nf-call-arptables", "net.ipv6.conf.default.accept_dad", "net.ipv6.conf.docker0.accept_dad",
+    "net.ipv6.conf.default.router_solicitations", "net.ipv6.conf.docker0.router_solicitations",
+    "net.ipv6.conf.default.mldv2_unsolicited_report_interval",
 )
 CONTAINER_SYSCTLS = (
     "net.ipv4.ip_forward", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start",
@@ -164,8 +172,7 @@ def describe(side, python="python3"):
             aspects[f"link {role} {name}"] = _link_fields(link, links, names, role)
     for role in ("node",) + CONTAINERS:
         aspects[f"addresses {role}"] = _addresses(side, role, names)
-        aspects[f"routes {role}"] = {"ipv4": _text(side, role, ["ip", "-4", "route", "show"]),
-                                     "ipv6": _text(side, role, ["ip", "-6", "route", "show"])}
+        aspects[f"routes {role}"] = _routes(side, role, names)
         keys = NODE_SYSCTLS if role == "node" else CONTAINER_SYSCTLS
         aspects[f"sysctl {role}"] = _sysctls(side, role, keys)
     aspects["sysctl node"].update(_veth_sysctls(side, names))
@@ -251,6 +258,19 @@ def _addresses(side, role, names):
     return out
 
 
+def _routes(side, role, names):
+    """IPv4 routes in order; IPv6 ones sorted (the kernel adds a link's fe80::/64 route when the
+    link's address is ready, an order that depends on timing). veths named by their container."""
+    def named(text):
+        for (r, name), label in names.items():
+            if r == role:
+                text = re.sub(rf"\b{re.escape(name)}\b", label, text)
+        return text
+
+    ipv6 = named(_text(side, role, ["ip", "-6", "route", "show"])).splitlines()
+    return {"ipv4": named(_text(side, role, ["ip", "-4", "route", "show"])), "ipv6": "\n".join(sorted(ipv6))}
+
+
 def _sysctls(side, role, keys):
     out = {}
     for key in keys:
@@ -262,7 +282,7 @@ def _sysctls(side, role, keys):
 def _veth_sysctls(side, names):
     out = {}
     for (role, name), label in names.items():
-        for key in ("disable_ipv6", "accept_ra", "autoconf"):
+        for key in ("disable_ipv6", "accept_ra", "autoconf", "accept_dad", "router_solicitations"):
             code, text = side.run(role, ["sysctl", "-n", f"net.ipv6.conf.{name}.{key}"])
             out[f"net.ipv6.conf.{label}.{key}"] = text.strip() if code == 0 else "(absent)"
     return out

@@ -180,11 +180,29 @@ def _step(op, ns, **args):
     return Step(op, ns, args)
 
 
+# IPv6 on a Docker node, as dockerd leaves it (on), with three sysctls that keep what the node
+# sends repeatable: no duplicate address detection (no neighbour solicitations, and addresses
+# never tentative while a lesson reads them), no router solicitations (sent 1-10 s after a link
+# comes up), and multicast listener reports sent at once rather than at a random moment within 1 s.
+DOCKER_NODE_IPV6 = (
+    ("net.ipv6.conf.all.accept_dad", "0"), ("net.ipv6.conf.default.accept_dad", "0"),
+    ("net.ipv6.conf.all.router_solicitations", "0"), ("net.ipv6.conf.default.router_solicitations", "0"),
+    ("net.ipv6.conf.all.mldv2_unsolicited_report_interval", "0"),
+    ("net.ipv6.conf.default.mldv2_unsolicited_report_interval", "0"),
+    ("net.ipv6.conf.all.mldv1_unsolicited_report_interval", "0"),
+    ("net.ipv6.conf.default.mldv1_unsolicited_report_interval", "0"),
+)
+
+
 def _namespace_steps(topo, r):
     bare = set(topo.namespaces)
+    docker_nodes = {n.name for n in topo.nodes.values() if n.dockerd()}
     for ns in r.namespaces:
         yield _step("netns", ns)
-        if not topo.ipv6:
+        if ns in docker_nodes:
+            for key, value in DOCKER_NODE_IPV6:
+                yield _step("sysctl", ns, key=key, value=value)
+        elif not topo.ipv6:
             yield _step("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
             yield _step("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
         # No IGMP reports for link-local groups (a bridge joins 224.0.0.106): they would

@@ -1,7 +1,7 @@
 """The userland proxy of a published port: what ``docker-proxy`` does, as a lab process.
 
-:data:`PROGRAM` is run by the lab's Python (``python -c PROGRAM FD ADDRESS PORT``) in the node's
-namespace, where the engine has already bound and opened the listening socket ``FD`` on the
+:data:`PROGRAM` is run by the lab's Python (``python -c PROGRAM FD[,FD] ADDRESS PORT``) in the node's
+namespace, where the engine has already bound and opened the listening sockets (IPv4, IPv6) on the
 published port. Each connection is relayed to the container's ``ADDRESS:PORT`` from the node,
 so the container sees it come from the bridge's address, as with Docker. Standard library only.
 """
@@ -40,9 +40,16 @@ def serve(client, target):
     client.close()
     upstream.close()
 
-listener = socket.socket(fileno=int(sys.argv[1]))
+def accept(listener, target):
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=serve, args=(client, target), daemon=True).start()
+
 target = (sys.argv[2], int(sys.argv[3]))
-while True:
-    client, _ = listener.accept()
-    threading.Thread(target=serve, args=(client, target), daemon=True).start()
+loops = [threading.Thread(target=accept, args=(socket.socket(fileno=int(fd)), target))
+         for fd in sys.argv[1].split(",")]
+for loop in loops:
+    loop.start()
+for loop in loops:
+    loop.join()
 '''

@@ -141,20 +141,27 @@ class Engine:
             raise StepError(result["stderr"].decode(errors="replace").strip())
 
     def _step_proxy(self, ns, port, to_address, to_port, python):
-        """docker-proxy's part: listen on the node's ``port`` (before this returns, so a client
-        right after the build finds it) and relay each connection to the container, from a lab
-        process that inherits the listening socket."""
+        """docker-proxy's part: listen on the node's ``port``, IPv4 and IPv6 as Docker 20.10 does
+        (before this returns, so a client right after the build finds it), and relay each
+        connection to the container, from a lab process that inherits the listening sockets."""
+        listeners = []
         self.enter(ns)
         try:
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("0.0.0.0", int(port)))
-            listener.listen(128)
+            for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+                listener = socket.socket(family, socket.SOCK_STREAM)
+                listeners.append(listener)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                listener.bind((address, int(port)))
+                listener.listen(128)
+            fds = [listener.fileno() for listener in listeners]
+            self._spawn(ns, [python, "-c", PROXY_PROGRAM, ",".join(map(str, fds)), str(to_address), str(int(to_port))],
+                        pass_fds=fds)
         finally:
             self.enter(None)
-        with listener:
-            self._spawn(ns, [python, "-c", PROXY_PROGRAM, str(listener.fileno()), str(to_address), str(int(to_port))],
-                       pass_fds=(listener.fileno(),))
+            for listener in listeners:
+                listener.close()
 
     def _step_process(self, ns, argv, name):
         self.spawn(ns, argv)
