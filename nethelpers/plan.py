@@ -65,11 +65,14 @@ def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=No
     words += _txqlen(txqlen)
     words += ["master", _q(master)] if master else []
     words += ["up"] if up else []
-    words += ["type veth peer name", _q(peer)]
-    words += ["netns", _q(peer_ns)] if peer_ns != ns else []
+    moved = indexes_here and peer_ns != ns
+    words += ["type veth peer name", _q(f"{name}p" if moved else peer)]
+    words += ["netns", _q(peer_ns)] if peer_ns != ns and not moved else []
     words += ["address", _q(peer_mac)] if peer_mac else []
     words += ["mtu", _q(mtu)] if mtu else []
     words += _txqlen(txqlen)
+    if moved:  # as Docker does: made here, then one end moved and renamed (it keeps its index)
+        return _ip(ns, *words) + "\n" + _ip(ns, "link set", _q(f"{name}p"), "netns", _q(peer_ns), "name", _q(peer))
     return _ip(ns, *words)
 
 
@@ -141,7 +144,7 @@ def _cmd_iptables(ns, rules):
 
 def _cmd_proxy(ns, port, to_address, to_port, python):
     return (f"ip netns exec {_q(ns)} docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port {_q(port)} "
-            f"-container-ip {_q(to_address)} -container-port {_q(to_port)} &")
+            f"-container-ip {_q(to_address)} -container-port {_q(to_port)} &  # Docker's userland proxy")
 
 
 def _cmd_process(ns, argv, name):
