@@ -397,6 +397,31 @@ def report(comparison):
     return "\n".join(lines)
 
 
+def record(comparison):
+    """What the fidelity test keeps for notebook 13: the counts, every allowed difference as
+    (aspect, field, why) without the random values, and every other difference with both values."""
+    return {
+        "docker": DOCKER_VERSION,
+        "counts": tally(comparison),
+        "allowed": sorted([aspect, f, why] for aspect, e in comparison.items() for f, _, _, why in e["fields"] if why),
+        "different": sorted([aspect, f, a, b] for aspect, e in comparison.items()
+                            for f, a, b, why in e["fields"] if not why),
+    }
+
+
+def allowed_by_reason(kept):
+    """A recorded comparison's allowed differences, one row per reason: how many fields, in which aspects."""
+    from .state import Table
+
+    rows = {}
+    for aspect, field, why in kept["allowed"]:
+        row = rows.setdefault(why, {"why allowed": why, "fields": 0, "aspects": set()})
+        row["fields"] += 1
+        row["aspects"].add(aspect)
+    return Table("differences allowed, and why", ["why allowed", "fields", "aspects"],
+                 [dict(r, aspects=", ".join(sorted(r["aspects"]))) for r in rows.values()])
+
+
 def recorded(path=RECORD):
     """The comparison the fidelity test last recorded (no Docker engine needed to read it)."""
     return json.loads(Path(path).read_text())

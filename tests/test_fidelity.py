@@ -54,10 +54,7 @@ def test_default_node_is_a_docker_host(docker_side, lab_side):
 
     comparison = fidelity.compare(docker_side, lab_side)
     counts = fidelity.tally(comparison)
-    record = {"docker": fidelity.DOCKER_VERSION, "counts": counts,
-              "aspects": {a: {"verdict": e["verdict"], "fields": [list(r) for r in e["fields"]]}
-                          for a, e in comparison.items()}}
-    fidelity.RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    fidelity.RECORD.write_text(json.dumps(fidelity.record(comparison), indent=1) + "\n")
     print(counts)
     print(fidelity.report(comparison))
     assert counts["different"] == 0, fidelity.report(comparison)
