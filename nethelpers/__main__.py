@@ -1,4 +1,4 @@
-"""Command line: ``python -m nethelpers doctor | clean | commands LABFILE | check LABFILE | answers NOTEBOOK...``."""
+"""Command line: ``python -m nethelpers doctor | clean | commands LABFILE | check LABFILE | answers NOTEBOOK... | editions extract``."""
 
 import argparse
 import sys
@@ -16,6 +16,8 @@ def main(argv=None):
     answers = sub.add_parser("answers", help="tabulate learners' predictions in notebooks against the answer key")
     answers.add_argument("--key", help="the answer key (default: tests/answers.json of this checkout)")
     answers.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    editions = sub.add_parser("editions", help="the translated editions: update their catalogs from the notebooks")
+    editions.add_argument("action", choices=["extract"])
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
@@ -26,6 +28,10 @@ def main(argv=None):
         from .clean import main as clean_main
 
         return clean_main(args.all)
+    if args.command == "editions":
+        from .editions import main as editions_main
+
+        return editions_main(args.action)
     if args.command == "answers":
         from .answers import main as answers_main
 

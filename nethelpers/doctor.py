@@ -119,11 +119,12 @@ def _kernel_rows():
                 detail = "works" if result.ok else (result.stderr.strip().splitlines() or ["failed"])[-1]
                 rows.append({"check": f"kernel: {feature}", "result": "ok" if result.ok else "MISSING",
                              "detail": detail, "what to do": "" if result.ok else todo})
-            # optional: br_netfilter makes bridged IPv4 frames pass the IPv4 netfilter hooks (notebooks 08, 11)
+            # optional: br_netfilter makes bridged IPv4 frames pass the IPv4 netfilter hooks (notebooks 04b, 08b, 11)
             brnf = lab.exec("probe", "test -e /proc/sys/net/bridge/bridge-nf-call-iptables").ok
             rows.append({"check": "kernel: br_netfilter", "result": "ok" if brnf else "optional",
-                         "detail": "loaded: bridged IPv4 frames pass the iptables/nft ip hooks" if brnf
-                         else "not loaded: bridged frames skip the IPv4 hooks (notebooks 08, 11 show both)",
+                         "detail": "loaded: bridged IPv4 frames pass the iptables/nft ip hooks "
+                                   "(bridge-nf-call-iptables, 1 in each new network namespace)" if brnf
+                         else "not loaded: bridged frames skip the IPv4 hooks (notebooks 04b, 08b, 11 show both)",
                          "what to do": "" if brnf else "sudo modprobe br_netfilter (a rootless lab cannot load it)"})
     except Exception as e:  # the doctor reports, it does not crash
         rows.append({"check": "kernel features", "result": "MISSING", "detail": str(e),

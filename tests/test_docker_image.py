@@ -80,6 +80,12 @@ def test_the_learner_image_is_under_450_mb(image):
     assert image[1] < 450e6, f"the learner image is {image[1] / 1e6:.0f} MB: see what binder/Dockerfile installs"
 
 
+def test_the_learner_image_holds_no_answer_key(engine, container):
+    # Exercises there run as a learner's would: "Not yet" until the learner predicts.
+    found = engine.docker("exec", "-u", "learner", container, "find", ".", "-name", "answers.json").stdout
+    assert found == b"", f"the learner image holds {found.decode()!r}: binder/Dockerfile removes the answer key"
+
+
 def test_the_container_runs_as_learner_under_dockers_masked_proc(engine, container):
     # The entrypoint starts as root, mounts its clean proc out of learner's reach, and runs JupyterLab as learner.
     assert engine.docker("exec", container, "ps", "-o", "user=", "-p", "1").stdout.decode().strip() == "learner"
