@@ -1,4 +1,4 @@
-"""Command line: ``python -m nethelpers doctor | clean | commands LABFILE | check LABFILE | answers NOTEBOOK... | editions extract``."""
+"""Command line: ``python -m nethelpers doctor | clean | commands LABFILE | check LABFILE | answers NOTEBOOK... | editions extract|build|check | site``."""
 
 import argparse
 import sys
@@ -16,8 +16,15 @@ def main(argv=None):
     answers = sub.add_parser("answers", help="tabulate learners' predictions in notebooks against the answer key")
     answers.add_argument("--key", help="the answer key (default: tests/answers.json of this checkout)")
     answers.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
-    editions = sub.add_parser("editions", help="the translated editions: update their catalogs from the notebooks")
-    editions.add_argument("action", choices=["extract"])
+    editions = sub.add_parser("editions", help="the translated editions: update their catalogs from the notebooks "
+                              "(extract), write and run notebooks/zh/ (build), say what is missing or drifted (check)")
+    editions.add_argument("action", choices=["extract", "build", "check"])
+    editions.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="build or check these only (their stems)")
+    editions.add_argument("--no-execute", action="store_true", help="build without running the notebooks")
+    site = sub.add_parser("site", help="build the course website from the executed notebooks")
+    site.add_argument("--out", help="where to write it (default: build/site)")
+    site.add_argument("--edition", action="append", default=[], metavar="EDITION=FOLDER",
+                      help="build an edition from another folder of notebooks (e.g. zh=/tmp/zh), to preview it")
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
@@ -31,7 +38,12 @@ def main(argv=None):
     if args.command == "editions":
         from .editions import main as editions_main
 
-        return editions_main(args.action)
+        names = [name.removesuffix(".ipynb").split("/")[-1] for name in args.notebooks]
+        return editions_main(args.action, names=names or None, run=not args.no_execute)
+    if args.command == "site":
+        from .site import main as site_main
+
+        return site_main(args.out, args.edition)
     if args.command == "answers":
         from .answers import main as answers_main
 

@@ -5,7 +5,7 @@ namespace or in the host's ``/run/netns``. An engine ends by itself when its cli
 so this finds nothing in normal use; but a copy of the client's socket can outlive the client
 (a worker it forked), and then the engine lives on, under whatever process adopted it (init,
 or a subreaper such as ``systemd --user``). So an engine is known by its command line (an
-``unshare`` running ``nethelpers.engine``, of the current user, or of root runs' lab id), and
+``unshare`` running ``nethelpers.engine``, of the current user, or of root runs' lab ids), and
 it is orphaned when the client its command line names (``client=PID:START``) is gone, whoever
 its parent is now. ``--all`` ends every one.
 """
@@ -23,16 +23,17 @@ def engines():
 
 
 def _engines():
-    from .sandbox import ROOT_RUN_ID
+    from .sandbox import ROOT_RUN_IDS
 
-    uids = {os.getuid(), ROOT_RUN_ID} if os.getuid() == 0 else {os.getuid()}  # root runs' engines are that id's
+    root = os.getuid() == 0  # root runs' engines are their labs' ids
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
-            if os.stat(f"/proc/{entry}").st_uid not in uids:
+            owner = os.stat(f"/proc/{entry}").st_uid
+            if owner != os.getuid() and not (root and owner in ROOT_RUN_IDS):
                 continue
             with open(f"/proc/{entry}/stat") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])

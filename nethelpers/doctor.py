@@ -5,7 +5,7 @@ import platform
 import shutil
 
 from .errors import PrivilegeError
-from .sandbox import ROOT_RUN_ID, sandbox_mode, userns_available
+from .sandbox import ROOT_RUN_IDS, sandbox_mode, userns_available
 from .state import Table
 
 TOOLS = {
@@ -91,7 +91,8 @@ def _lab_root_row():
         return {"check": "lab root on the host", "result": "MISSING", "detail": str(e), "what to do": "see above"}
     detail = {
         "rootless": f"uid {os.geteuid()} (you): lab code has your rights, no more",
-        "root": f"uid {ROOT_RUN_ID}, an id no account has: lab code cannot read /etc/shadow or write /etc",
+        "root": (f"a uid of its own for each lab ({ROOT_RUN_IDS.start} + the pid of its sandbox), an id no account "
+                 "has: lab code cannot read /etc/shadow or write /etc"),
         "unsafe root": "UNSAFE (NETHELPERS_UNSAFE_ROOT=1): the host's root; lab code can change host files",
         "root without user namespace": "UNSAFE (no user namespace): the host's root; isolation by discipline only",
     }[mode]

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from .discover import Discovered, discover
+from .i18n import families, tr, use_fonts
 
 # Sizes are in inches: one data unit is one inch, so fonts stay fixed whatever the lab's size.
 FONT = 8  # points, every interface label
@@ -203,6 +204,7 @@ def topology(lab, highlight=None, title=None, ax=None, show_addresses=True):
     >>> topology(lab, highlight=["c1:eth0", "c2:eth0"])  # doctest: +SKIP
     <TopologyFigure ...>
     """
+    use_fonts()
     found = lab if isinstance(lab, Discovered) else discover(lab)
     hl = _Highlight(highlight)
     known = {i.point for i in found.interfaces()}
@@ -212,7 +214,7 @@ def topology(lab, highlight=None, title=None, ax=None, show_addresses=True):
                          f"write 'namespace:interface', one of: {', '.join(sorted(known - {p for p in known if p.endswith(':lo')}))}")
     if title is None:
         name = getattr(getattr(lab, "topology", None), "name", None)
-        title = f"lab {name!r}, as the kernel holds it" if name else "the lab, as the kernel holds it"
+        title = tr("lab {name!r}, as the kernel holds it", name=name) if name else tr("the lab, as the kernel holds it")
     drawing = _Drawing(found, hl, show_addresses)
     drawing.layout()
     return drawing.render(title, ax)
@@ -444,7 +446,7 @@ class _Drawing:
                 chip.place(box.cx - chip.w / 2, cy)
                 cy += chip.h + GAP
             if not chips:
-                self.frames.append((_Box(box.x, box.top + NS_TITLE, box.w, LINE), "note", "(only lo)"))
+                self.frames.append((_Box(box.x, box.top + NS_TITLE, box.w, LINE), "note", tr("(only lo)")))
         self.width = max(self.width, x - 1.2)
         return y + height
 
@@ -453,11 +455,11 @@ class _Drawing:
     def legend_items(self):
         if not self.hl:
             return []
-        items = [("seen", "a packet was seen here")]
+        items = [("seen", tr("a packet was seen here"))]
         if self.hl.captured - set(self.hl.seen):
-            items.append(("quiet", "captured, nothing seen"))
+            items.append(("quiet", tr("captured, nothing seen")))
         if any(self.hl.directions(p) for p in self.hl.seen):
-            items.append(("arrow", "the way it went"))
+            items.append(("arrow", tr("the way it went")))
         return items
 
     def render(self, title, ax):
@@ -575,7 +577,7 @@ class _Drawing:
             mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
             where = dict(x=mx, y=my - 0.08, ha="center", va="bottom") if label_side == "above" else \
                 dict(x=max(start[0], end[0]) + 0.12, y=my, ha="left", va="center")
-            ax.text(s=label, fontsize=FONT, family=MONO, color=colour, zorder=6,
+            ax.text(s=label, fontsize=FONT, family=families(MONO), color=colour, zorder=6,
                     bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.9), **where)
 
     def draw_links(self, ax):
@@ -611,7 +613,7 @@ class _Drawing:
                 start, end, rad = _ends(a.box, b.box)
                 self._arrow(ax, start, end, on, self.hl.arrow(pa, pb) if on else 0, style="--",
                             colour=COLOURS["seen"] if on else COLOURS["tunnel"], lw=3 if on else 1.8,
-                            label=f"VXLAN tunnel\nVNI {vni}", gid=f"{'path' if on else 'tunnel'}:{pa}--{pb}")
+                            label=tr("VXLAN tunnel\nVNI {vni}", vni=vni), gid=f"{'path' if on else 'tunnel'}:{pa}--{pb}")
 
     def draw_routing(self, ax):
         """The host's IP stack between two of its addressed interfaces, when a packet crossed it."""
@@ -632,7 +634,7 @@ class _Drawing:
             forward, backward = "in" in da and "out" in db, "in" in db and "out" in da
             direction = 1 if forward and not backward else -1 if backward and not forward else 0
             start, end, rad = _ends(a.box, b.box)
-            label = "routed"
+            label = tr("routed")
             if direction:  # the addresses on the way in and out say whether it was NATed
                 into, out = (a, b) if direction > 0 else (b, a)
                 ips_in, ips_out = self.hl.ips.get(into.iface.point, set()), self.hl.ips.get(out.iface.point, set())
@@ -653,7 +655,7 @@ class _Drawing:
                                             facecolor=COLOURS["seen_fill"] if kind == "seen" else COLOURS["chip"],
                                             edgecolor=COLOURS["seen"] if kind == "seen" else COLOURS["edge"],
                                             lw=2 if kind == "seen" else 0.9, linestyle="--" if kind == "quiet" else "-"))
-            ax.text(x + 0.5, y + 0.09, text, ha="left", va="center", fontsize=FONT, family=MONO)
+            ax.text(x + 0.5, y + 0.09, text, ha="left", va="center", fontsize=FONT, family=families(MONO))
             x += 0.55 + _text_width([text]) + 0.25
 
 

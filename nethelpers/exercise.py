@@ -22,6 +22,8 @@ import os
 
 from IPython.display import Markdown, display
 
+from .i18n import tr
+
 ANSWERS = "NETHELPERS_ANSWERS"
 PROMPT = "Write your prediction in the cell above, run it, then run this cell."
 
@@ -51,11 +53,12 @@ def _difference(prediction, observed):
     if isinstance(prediction, (set, frozenset)) and isinstance(observed, (set, frozenset)):
         detail = []
         if prediction - observed:
-            detail.append(f"you predicted {_shown(prediction - observed)}, which did not happen")
+            detail.append(tr("you predicted {values}, which did not happen", values=_shown(prediction - observed)))
         if observed - prediction:
-            detail.append(f"{_shown(observed - prediction)} happened, which you did not predict")
-        return "; ".join(detail)
-    return f"you predicted {_shown(prediction)}; what happened: {_shown(observed)}"
+            detail.append(tr("{values} happened, which you did not predict", values=_shown(observed - prediction)))
+        return tr("; ").join(detail)
+    return tr("you predicted {prediction}; what happened: {observed}", prediction=_shown(prediction),
+              observed=_shown(observed))
 
 
 def check(question, prediction, observed, explanation="", hint=""):
@@ -86,13 +89,14 @@ def check(question, prediction, observed, explanation="", hint=""):
                 f"{question!r}: the answer in {key_file} is {_shown(key[question])}, observed {_shown(observed)}"
             )
     if prediction is None:
-        display(Markdown(PROMPT))
+        display(Markdown(tr(PROMPT)))
         return None
     if prediction == observed:
-        display(Markdown(f"**Correct** ({question}): {_shown(observed)}. {explanation}".rstrip()))
+        correct = tr("**Correct** ({question}): {observed}.", question=question, observed=_shown(observed))
+        display(Markdown(f"{correct} {explanation}".rstrip()))
         return None
-    text = f"**Not yet** ({question}): {_difference(prediction, observed)}."
+    text = tr("**Not yet** ({question}): {difference}.", question=question, difference=_difference(prediction, observed))
     if hint:
-        text += f" Hint: {hint}"
-    display(Markdown(text + " Change your prediction, run its cell again, then this one."))
+        text += tr(" Hint: {hint}", hint=hint)
+    display(Markdown(text + tr(" Change your prediction, run its cell again, then this one.")))
     return None

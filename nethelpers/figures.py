@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .discover import discover
 from .draw import topology
+from .i18n import tr
 from .lab import Lab
 from .topology import Topology
 
@@ -59,8 +60,8 @@ def docker0(outdir):
     topo.add_container("c1", node="node1")
     topo.add_container("c2", node="node1")
     with Lab(topo) as lab:
-        fig = topology(lab, title="docker0: the bridge Docker adds to a node. Containers c1 and c2 plug into it "
-                                  "through veth pairs (eth0 inside, vethXXXXXXX on docker0)")
+        fig = topology(lab, title=tr("docker0: the bridge Docker adds to a node. Containers c1 and c2 plug into it "
+                                  "through veth pairs (eth0 inside, vethXXXXXXX on docker0)"))
         return _save(fig, outdir, "docker0.png")
 
 
@@ -68,9 +69,9 @@ def container_to_container(outdir):
     with Lab(_lab_file("one-node")) as lab:
         path = echo_request_path(lab, "c1", "172.17.0.3")
         fig = topology(lab, highlight=path,
-                       title="Container to container: c1 pings c2 (172.17.0.3). The echo request, captured at "
+                       title=tr("Container to container: c1 pings c2 (172.17.0.3). The echo request, captured at "
                              "every interface, goes down c1's veth pair, across docker0 and up c2's: switched, "
-                             "not routed (c3, node1's eth0 and the LAN see nothing)")
+                             "not routed (c3, node1's eth0 and the LAN see nothing)"))
         return _save(fig, outdir, "container_to_container.png")
 
 
@@ -78,9 +79,9 @@ def container_to_node(outdir):
     with Lab(_lab_file("two-nodes")) as lab:
         path = echo_request_path(lab, "c1", "10.168.0.3")
         fig = topology(lab, highlight=path,
-                       title="Container to another node: c1 pings node2 (10.168.0.3). c1's default route sends "
+                       title=tr("Container to another node: c1 pings node2 (10.168.0.3). c1's default route sends "
                              "the echo request to docker0; node1 routes it out of eth0 and masquerades it, "
-                             "so node2 sees node1's address")
+                             "so node2 sees node1's address"))
         return _save(fig, outdir, "container_to_node.png")
 
 
@@ -88,8 +89,8 @@ def node_to_container(outdir):
     with Lab(_lab_file("two-nodes")) as lab:
         path = echo_request_path(lab, "node1", "172.17.0.2")
         fig = topology(lab, highlight=path,
-                       title="The node to its container: node1 pings c1 (172.17.0.2). Its route to "
-                             "172.17.0.0/16 leads out of docker0, which switches the echo request to c1's port")
+                       title=tr("The node to its container: node1 pings c1 (172.17.0.2). Its route to "
+                             "172.17.0.0/16 leads out of docker0, which switches the echo request to c1's port"))
         return _save(fig, outdir, "node_to_container.png")
 
 
@@ -97,9 +98,9 @@ def veth_bridge(outdir):
     with Lab(_lab_file("overlay")) as lab:
         path = echo_request_path(lab, "c1", "172.17.0.3", filter="icmp or udp port 4789")
         fig = topology(lab, highlight=path,
-                       title="Containers on two nodes: c1 (node1) pings c2 (node2) over a VXLAN overlay. "
+                       title=tr("Containers on two nodes: c1 (node1) pings c2 (node2) over a VXLAN overlay. "
                              "docker0 switches the echo request to vxlan0, which wraps it in UDP 4789 "
-                             "through eth0 and the LAN; node2's vxlan0 unwraps it onto its docker0")
+                             "through eth0 and the LAN; node2's vxlan0 unwraps it onto its docker0"))
         return _save(fig, outdir, "veth_bridge.png")
 
 

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from .i18n import families, tr, use_fonts
 from .state import Table
 
 HOOKS = ("prerouting", "input", "forward", "output", "postrouting")
@@ -67,7 +68,7 @@ class Passage:
     def __init__(self, namespaces, match):
         self.namespaces, self.match = list(namespaces), match
         self.counts, self.chains = {}, {}
-        self.matched = Table("the lab's rules the packets met", ["namespace", "table", "chain", "rule", "packets"], [])
+        self.matched = Table(tr("the lab's rules the packets met"), ["namespace", "table", "chain", "rule", "packets"], [])
 
     def passed(self, ns):
         """The hooks of ``ns`` where the packets were counted, in the kernel's order."""
@@ -78,7 +79,7 @@ class Passage:
         rows = [{"namespace": ns, "hook": hook.upper(), "packets": self.counts.get((ns, hook), 0),
                  "the lab's chains there": ", ".join(self.chains.get(ns, {}).get(hook, []))}
                 for ns in self.namespaces for hook in HOOKS]
-        return Table(title or f"netfilter hooks passed by: {self.match}",
+        return Table(title or tr("netfilter hooks passed by: {match}", match=self.match),
                      ["namespace", "hook", "packets", "the lab's chains there"], rows)
 
     def figure(self, title=None):
@@ -152,8 +153,7 @@ def _panel(ax, x0, ns, passage):
     ax.add_patch(FancyBboxPatch((x0 + 0.05, 0.1), PANEL_W - 0.2, PANEL_H - 0.2, boxstyle="round,pad=0.02",
                                 fc="#fbfbfb", ec="#555555", lw=0.8))
     ax.text(x0 + 0.15, PANEL_H - 0.22, ns, fontsize=10, weight="bold", va="top", color=COLOURS["text"])
-    ax.text(x0 + PANEL_W / 2 - 0.1, PLACES["forward"][1] + 0.36, "routing decision: to this namespace (down) "
-            "or onwards (right)", fontsize=6, ha="center", color="#666666")
+    ax.text(x0 + PANEL_W / 2 - 0.1, PLACES["forward"][1] + 0.36, tr("routing decision: to this namespace (down) or onwards (right)"), fontsize=6, ha="center", color="#666666")
     centre = {"in": (x0 + 0.12, PLACES["prerouting"][1]), "out": (x0 + PANEL_W - 0.17, PLACES["postrouting"][1]),
               "local": (x0 + LOCAL[0], LOCAL[1])}
     boxes = {}
@@ -168,7 +168,7 @@ def _panel(ax, x0, ns, passage):
         count = passage.counts.get((ns, hook), 0)
         colour = COLOURS["text"] if hot else COLOURS["quiet"]
         ax.text(x0 + x, y + 0.07, hook.upper(), fontsize=7.5, ha="center", va="center", weight="bold", color=colour)
-        ax.text(x0 + x, y - 0.11, f"{count} packet{'' if count == 1 else 's'}", fontsize=6.5, ha="center",
+        ax.text(x0 + x, y - 0.11, tr("{n} packet", n=count) if count == 1 else tr("{n} packets", n=count), fontsize=6.5, ha="center",
                 va="center", color=colour)
         lines = []
         for chain in passage.chains.get(ns, {}).get(hook, []):
@@ -178,9 +178,9 @@ def _panel(ax, x0, ns, passage):
                       if r["table"].split(" ", 1)[1] == table_name and r["chain"] == chain_name]
         if lines:
             ax.text(x0 + x, y - BOX_H / 2 - 0.05, "\n".join(lines), fontsize=5.8, ha="center", va="top",
-                    family="DejaVu Sans Mono", color=COLOURS["rule"], zorder=3,
+                    family=families("DejaVu Sans Mono"), color=COLOURS["rule"], zorder=3,
                     bbox={"fc": "white", "ec": "none", "alpha": 0.9, "pad": 1})
-    ax.text(*centre["local"], "local processes", fontsize=7, ha="center", va="center", style="italic",
+    ax.text(*centre["local"], tr("local processes"), fontsize=7, ha="center", va="center", style="italic",
             color=COLOURS["text"])
     for a, b in PATHS:
         hot = all(h in seen for h in (a, b) if h in PLACES)
@@ -192,6 +192,7 @@ def _panel(ax, x0, ns, passage):
 
 def figure(passage, title=None):
     """Draw a :class:`Passage`: one panel per namespace, in the order given to :func:`probe`."""
+    use_fonts()
     n = max(1, len(passage.namespaces))
     fig = HooksFigure(figsize=(PANEL_W * n, PANEL_H + 0.45))
     ax = fig.add_axes([0, 0, 1, 1])
@@ -200,7 +201,7 @@ def figure(passage, title=None):
     ax.axis("off")
     for i, ns in enumerate(passage.namespaces):
         _panel(ax, i * PANEL_W, ns, passage)
-    ax.text(0.1, PANEL_H + 0.3, title or f"netfilter hooks passed by: {passage.match}", fontsize=10.5,
+    ax.text(0.1, PANEL_H + 0.3, title or tr("netfilter hooks passed by: {match}", match=passage.match), fontsize=10.5,
             va="center", color=COLOURS["text"])
     fig.hooks_seen = {ns: passage.passed(ns) for ns in passage.namespaces}
     return fig

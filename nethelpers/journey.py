@@ -21,7 +21,10 @@ the underlay is the frame it carries), on fields that the kernel does not rewrit
 - ICMP echo: type, id, sequence, a hash of the payload (not the addresses: MASQUERADE
   changes them, and keeps the payload);
 - ICMP errors: type, code and IP id (NAT rewrites the datagram they quote);
-- other IP: protocol, IP id, a hash of the layer-4 payload (ports can be rewritten too);
+- TCP: IP id, flags, sequence and acknowledgement numbers, a hash of the payload (ports can
+  be rewritten; without the flags and numbers, a SYN-ACK and a reset of one flow, both IP id
+  0 and empty, would be taken for one packet that NAT had rewritten);
+- other IP: protocol, IP id, a hash of the layer-4 payload;
 - anything else: a hash of the frame.
 
 Two sightings with one key are one packet, unless the later one is at a point that the
@@ -107,9 +110,11 @@ def key(frame):
             if icmp.type in (0, 8):
                 return ("icmp", icmp.type, icmp.id, icmp.seq, zlib.crc32(_bytes(icmp.payload)))
             return ("icmp", icmp.type, icmp.code, ip.id)
-        for proto in (TCP, UDP):
-            if frame.haslayer(proto):
-                return ("ip", ip.proto, ip.id, zlib.crc32(_bytes(frame[proto].payload)))
+        if frame.haslayer(TCP):  # flags and sequence numbers tell apart the empty segments of one flow
+            tcp = frame[TCP]
+            return ("ip", ip.proto, ip.id, int(tcp.flags), tcp.seq, tcp.ack, zlib.crc32(_bytes(tcp.payload)))
+        if frame.haslayer(UDP):
+            return ("ip", ip.proto, ip.id, zlib.crc32(_bytes(frame[UDP].payload)))
         return ("ip", ip.proto, ip.id, zlib.crc32(_bytes(ip.payload)))
     return ("frame", zlib.crc32(bytes(frame)))
 

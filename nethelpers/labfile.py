@@ -38,6 +38,7 @@ import os
 import re
 import stat
 from importlib import resources
+from pathlib import Path
 
 import yaml
 
@@ -505,3 +506,22 @@ def load(cls, text_or_path):
         return load_text(cls, text_or_path, "lab file")
     raise UsageError(f"expected a lab file's path or YAML text, got {type(text_or_path).__name__} "
                         f"{_clip(repr(text_or_path))}")
+
+
+def course_lab(name):
+    """The path of one of the course's lab files (``labs/<name>``), wherever the notebook runs.
+
+    A notebook that wrote ``../labs/overlay.yml`` would work only from ``notebooks/``; the
+    editions run the same code from ``notebooks/zh/``. The course's ``labs/`` is looked for next
+    to this package (a checkout, or an editable install), then in the working directory and
+    each of its parents (the image installs the package apart from the course's files).
+
+    >>> Lab(course_lab("overlay.yml"))      # from notebooks/ or notebooks/zh/ alike
+    """
+    here = Path.cwd()
+    for folder in (Path(__file__).resolve().parent.parent, here, *here.parents):
+        path = folder / "labs" / name
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"course lab {name!r}: no labs/{name} next to nethelpers or above {here}; "
+                            "run the notebook from the course's folder")

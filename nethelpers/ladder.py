@@ -15,6 +15,7 @@ entered by. Two forms of the same picture:
 
 import re
 
+from .i18n import tr, use_fonts
 from .journey import Journeys, encapsulation, journeys, story
 
 COLOURS = {"ARP": "#d9730d", "ICMP": "#1f5fbf", "VXLAN": "#2e8b3a", "other": "#6b6b6b"}
@@ -161,6 +162,7 @@ def ladder(capture, points=None, title=None, ax=None, max_rows=60, times=True):
     >>> fig = cap.ladder(points=["c1:eth0", "node1:docker0", "c2:eth0"])  # doctest: +SKIP
     >>> fig.savefig("ping.png")                                          # doctest: +SKIP
     """
+    use_fonts()
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -243,9 +245,9 @@ def ladder(capture, points=None, title=None, ax=None, max_rows=60, times=True):
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", length=2)
-    ax.set_ylabel("time since the first packet (rank order, not to scale)", fontsize=7.5)
+    ax.set_ylabel(tr("time since the first packet (rank order, not to scale)"), fontsize=7.5)
     if title is None:
-        title = f"{len(trips)} packets at {len(points)} points"
+        title = tr("{n} packets at {m} points", n=len(trips), m=len(points))
     ax.set_title(title, fontsize=10)
     used = []
     for j in trips:
@@ -256,12 +258,12 @@ def ladder(capture, points=None, title=None, ax=None, max_rows=60, times=True):
             if kind(h) not in used:
                 used.append(kind(h))
     handles = [Line2D([], [], color=COLOURS[k], lw=2, label=k) for k in COLOURS if k in used]
-    handles += [Line2D([], [], color="#444444", marker="o", ms=4, lw=0, label="sent (out)"),
-                Line2D([], [], color="#444444", marker="s", ms=4, lw=0, label="received (in)")]
+    handles += [Line2D([], [], color="#444444", marker="o", ms=4, lw=0, label=tr("sent (out)")),
+                Line2D([], [], color="#444444", marker="s", ms=4, lw=0, label=tr("received (in)"))]
     if handles:
         ax.legend(handles=handles, loc="lower right", fontsize=7.5, frameon=True, framealpha=0.9)
     if hidden:
-        ax.text(0.5, bottom + 0.1, f"... {hidden} more sightings not drawn (max_rows={max_rows})",
+        ax.text(0.5, bottom + 0.1, tr("... {hidden} more sightings not drawn (max_rows={max_rows})", hidden=hidden, max_rows=max_rows),
                 ha="center", va="top", fontsize=7.5, style="italic", transform=ax.transData)
     fig.ladder_arrows, fig.ladder_rows, fig.ladder_hidden = arrows, nrows_shown, hidden
     fig.ladder_hops = drawn_hops

@@ -16,6 +16,7 @@ work as in a terminal. The lab is the one open in this kernel; with several open
 import re
 
 from .errors import NetHelpersError
+from .i18n import tr
 
 USAGE = "usage: %lab [--lab NAME] [--timeout SECONDS] NAMESPACE COMMAND...  or  %%lab [--lab NAME] NAMESPACE"
 _OPTION = re.compile(r"\s*--(lab|timeout)(?:=|\s+)(\S+)")
@@ -69,7 +70,7 @@ def open_lab(name=None):
             raise MagicError(f"no open lab {name!r} in this kernel; open labs: {', '.join(sorted(labs)) or 'none'}")
         return labs[name]
     if not labs:
-        raise MagicError("no lab is open in this kernel: build one first (lab = Lab(topo))")
+        raise MagicError(tr("no lab is open in this kernel: build one first (lab = Lab(topo))"))
     if len(labs) > 1:
         raise MagicError(f"{len(labs)} labs are open ({', '.join(sorted(labs))}): "
                          f"say which, e.g. %lab --lab {sorted(labs)[0]} c1 ip -br addr")

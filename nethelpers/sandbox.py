@@ -1,7 +1,7 @@
 """Starting a lab engine in its sandbox, and talking to it.
 
 :class:`EngineClient` starts the engine (:mod:`nethelpers.engine`) under ``unshare`` in a new
-user, mount, network and PID namespace, in a session of its own so that a Jupyter interrupt
+user, mount, network, IPC and PID namespace, in a session of its own so that a Jupyter interrupt
 does not reach it, and speaks to it over a socketpair. The engine exits when the client's end
 closes: at :meth:`close`, at garbage collection, at the client's exit or SIGKILL.
 
@@ -10,8 +10,9 @@ system's Python with ``-I -S`` (no site-packages, no environment), so that it im
 standard library and needs no right to read the checkout. Its modes (see :func:`sandbox_mode`):
 
 - ``rootless``: an ordinary user; the lab's root is that user on the host.
-- ``root``: run as root, the lab's root is :data:`ROOT_RUN_ID` on the host, an id no account
-  has: it cannot read /etc/shadow or write /etc. The client maps it (see ``engine.userns``).
+- ``root``: run as root, the lab's root is an id of :data:`ROOT_RUN_IDS` on the host, one no
+  account has and no other lab has (see :func:`root_run_id`): it cannot read /etc/shadow or
+  write /etc. The client maps it (see ``engine.userns``).
 - ``unsafe root`` (``NETHELPERS_UNSAFE_ROOT=1``), and ``root without user namespace``
   (``NETHELPERS_USERNS=0``, or no user namespaces): the lab's root is the host's root. Only
   when asked; ``python -m nethelpers doctor`` names them unsafe.
@@ -21,6 +22,7 @@ import functools
 import fcntl
 import io
 import os
+import pwd
 import select
 import shutil
 import socket
@@ -33,11 +35,11 @@ import zipfile
 from .engine import wire
 from .errors import EngineError, PrivilegeError
 
-SANDBOX = ["--mount", "--propagation", "private", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
+SANDBOX = ["--mount", "--propagation", "private", "--net", "--ipc", "--pid", "--fork", "--kill-child", "--mount-proc"]
 USERNS = ["--user", "--map-root-user"]
 DOCTOR_HINT = "see `python -m nethelpers doctor`"
 MARKER = "nethelpers.engine"  # in every engine's command line: how `clean` knows one
-ROOT_RUN_ID = 2147418112  # 0x7fff0000: the host uid and gid of a root run's lab root
+ROOT_RUN_IDS = range(0x7FC00000, 0x80000000)  # root runs' lab roots: one id per pid (pid_max is 2**22 at most)
 ENGINE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ")  # the client's, passed on
 
 
@@ -152,22 +154,47 @@ def _start_engine(sock_fd):
     return process
 
 
+def root_run_id(pid):
+    """The host uid and gid of the lab root of a root run whose sandbox is process ``pid``.
+
+    A lab's own: two labs alive at once have two sandboxes, so two pids, so two ids (one lab's
+    root cannot signal, trace or read the files of another's). The id is in use while the lab
+    lives, and its pid with it; a pid reused later gets the id of a lab that is gone, whose
+    processes were all killed with its sandbox and whose files were in its own ``/tmp``.
+    """
+    uid = ROOT_RUN_IDS.start + pid
+    if uid not in ROOT_RUN_IDS:
+        raise PrivilegeError(f"pid {pid} is beyond the {len(ROOT_RUN_IDS)} lab ids; lower kernel.pid_max")
+    try:
+        account = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return uid
+    raise PrivilegeError(f"uid {uid}, a lab's root for pid {pid}, belongs to the account {account!r}: "
+                         f"labs use uids {ROOT_RUN_IDS.start}-{ROOT_RUN_IDS.stop - 1}, which no account should have")
+
+
+def _write_maps(pid, uid):
+    for name in ("gid_map", "uid_map"):
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(f"0 {uid} 1\n")
+        except OSError as e:
+            raise PrivilegeError(f"could not map the lab's root to uid {uid} ({name}: {e.strerror}); {DOCTOR_HINT}") from None
+
+
 def _map_root(process, ready, go):
-    """Map the lab's root to :data:`ROOT_RUN_ID` for a process that entered a user namespace."""
+    """Map the lab's root to :func:`root_run_id` for a process that entered a user namespace."""
     try:
         poller = select.poll()
         poller.register(ready, select.POLLIN)
         if not poller.poll(30_000) or os.read(ready, 1) != b"1":
             return  # it failed to start: its error comes with the first request
-        for name in ("gid_map", "uid_map"):
-            try:
-                with open(f"/proc/{process.pid}/{name}", "w") as f:
-                    f.write(f"0 {ROOT_RUN_ID} 1\n")
-            except OSError as e:
-                process.kill()
-                process.wait()
-                raise PrivilegeError(f"could not map the lab's root to uid {ROOT_RUN_ID} ({name}: {e.strerror}); "
-                                     f"{DOCTOR_HINT}") from None
+        try:
+            _write_maps(process.pid, root_run_id(process.pid))
+        except PrivilegeError:
+            process.kill()
+            process.wait()
+            raise
         os.write(go, b"1")
     finally:
         os.close(ready)

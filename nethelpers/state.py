@@ -9,6 +9,8 @@ import html
 import json
 import re
 
+from .i18n import column
+
 
 class Table:
     """Rows (dicts) with named columns; prints as text, shows as HTML in Jupyter.
@@ -66,7 +68,7 @@ class Table:
         return str(self)
 
     def _repr_html_(self):
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        head = "".join(f"<th>{html.escape(column(c))}</th>" for c in self.columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in self._cells()
         ) or f'<tr><td colspan="{len(self.columns)}">(none)</td></tr>'

@@ -26,6 +26,7 @@ import shlex
 import time
 import traceback
 
+from .i18n import tr
 from .lab import LAB_PYTHON
 
 PROTOCOLS = {
@@ -177,25 +178,26 @@ class PacketExplorer(_Shown):
         self.nodes = list(resolved.nodes) if resolved else []
         switch = lab.topology.switch if lab.topology._has_underlay() else None
         bare = [ns for ns in lab.namespaces if ns not in self.containers and ns not in self.nodes and ns != switch]
-        sources = [(f"{c} (container)", c) for c in self.containers] + [(f"{n} (node)", n) for n in self.nodes]
+        sources = [(tr("{name} (container)", name=c), c) for c in self.containers]
+        sources += [(tr("{name} (node)", name=n), n) for n in self.nodes]
         sources += [(ns, ns) for ns in bare]
         if not sources:
             raise ValueError(f"lab {lab.topology.name!r} has no container, node or namespace to send from")
 
         wide = {"description_width": "90px"}
-        self.source = w.Dropdown(options=sources, description="source", style=wide)
+        self.source = w.Dropdown(options=sources, description=tr("source"), style=wide)
         self.destination = w.Combobox(
             options=[f"{a} {ns}:{dev}" for a, ns, dev in self.addresses], ensure_option=False,
-            placeholder="an address, or a namespace", description="destination", style=wide,
+            placeholder=tr("an address, or a namespace"), description=tr("destination"), style=wide,
         )
         self.protocol = w.Dropdown(options=[(label, key) for key, label in PROTOCOLS.items()],
-                                   description="protocol", style=wide)
-        self.port = w.BoundedIntText(value=port, min=1, max=65535, description="port", style=wide,
+                                   description=tr("protocol"), style=wide)
+        self.port = w.BoundedIntText(value=port, min=1, max=65535, description=tr("port"), style=wide,
                                      layout=w.Layout(width="180px"))
-        self.serve = w.Checkbox(value=True, description="server at the destination (UDP/TCP)", indent=False)
-        self.watch_tables = w.Checkbox(value=True, description="FDB/neighbour/conntrack changes", indent=False)
-        self.show_figures = w.Checkbox(value=True, description="ladder and topology figures", indent=False)
-        self.filter = w.Text(description="filter", style=wide, layout=w.Layout(width="520px"))
+        self.serve = w.Checkbox(value=True, description=tr("server at the destination (UDP/TCP)"), indent=False)
+        self.watch_tables = w.Checkbox(value=True, description=tr("FDB/neighbour/conntrack changes"), indent=False)
+        self.show_figures = w.Checkbox(value=True, description=tr("ladder and topology figures"), indent=False)
+        self.filter = w.Text(description=tr("filter"), style=wide, layout=w.Layout(width="520px"))
         self.points = {}  # "ns:ifname" -> Checkbox
         rows = []
         for ns, names in self.interfaces.items():
@@ -207,14 +209,14 @@ class PacketExplorer(_Shown):
             if boxes:
                 rows.append(w.HBox([w.Label(ns, layout=w.Layout(width="90px")), *boxes],
                                    layout=w.Layout(flex_flow="row wrap")))
-        self.button = w.Button(description="Run", button_style="primary", icon="play")
+        self.button = w.Button(description=tr("Run"), button_style="primary", icon="play")
         self.status = w.HTML()
         self.output = w.Output()
         self.widget = w.VBox([
             w.HBox([self.source, self.destination]),
             w.HBox([self.protocol, self.port, self.serve]),
             self.filter,
-            w.HTML("<b>capture points</b>"),
+            w.HTML(f"<b>{tr('capture points')}</b>"),
             w.VBox(rows),
             w.HBox([self.watch_tables, self.show_figures, self.button, self.status]),
             self.output,
@@ -450,7 +452,7 @@ class PacketExplorer(_Shown):
                 self.server_output = server.stop()
         self.changes = watched.diff if watched is not None else None
         self._show(source, owner)
-        self.status.value = f"{len(self.capture)} packets at {len(points)} points"
+        self.status.value = tr("{n} packets at {m} points", n=len(self.capture), m=len(points))
         return self.capture
 
     def _show(self, source, owner):
@@ -491,6 +493,13 @@ class PacketExplorer(_Shown):
             self.button.disabled = False
 
 
+def _tab_title(name):
+    """The title a tab of :class:`LabInspector` shows for its tables ``name``."""
+    return {"links": tr("links"), "addresses": tr("addresses"), "routes": tr("routes"),
+            "neighbours": tr("neighbours"), "bridge": tr("bridge"), "nftables": tr("nftables"),
+            "conntrack": tr("conntrack"), "sysctls": tr("sysctls")}[name]
+
+
 class LabInspector(_Shown):
     """One namespace's kernel tables, a tab each: links, addresses, routes, neighbours, the
     bridge (ports and FDB, where the namespace has a bridge or VXLAN device), nftables,
@@ -512,8 +521,8 @@ class LabInspector(_Shown):
         containers = list(lab.resolved.containers) if lab.resolved else []
         namespace = namespace or (containers[0] if containers else lab.namespaces[0])
         lab._check_ns(namespace)
-        self.dropdown = w.Dropdown(options=list(lab.namespaces), value=namespace, description="namespace")
-        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.dropdown = w.Dropdown(options=list(lab.namespaces), value=namespace, description=tr("namespace"))
+        self.refresh_button = w.Button(description=tr("Refresh"), icon="refresh")
         self.tabs = w.Tab()
         self.tables, self.views = {}, {}
         self._html = {}  # title -> HTML widget, kept across refreshes (no new widget per click)
@@ -545,7 +554,7 @@ class LabInspector(_Shown):
 
         ns = self.dropdown.value
         chosen = self.tabs.selected_index
-        chosen = self.tabs.titles[chosen] if chosen is not None and chosen < len(self.tabs.titles) else None
+        chosen = list(self.views)[chosen] if chosen is not None and chosen < len(self.views) else None
         tables, views = {}, {}
         for title, readers in self._readers(ns, self.lab.links(ns)):
             tables[title], parts = [], []
@@ -560,9 +569,10 @@ class LabInspector(_Shown):
             views[title] = self._html.setdefault(title, w.HTML())
             views[title].value = "".join(parts)
         self.tables, self.views = tables, views
-        if list(self.tabs.titles) != list(views):
+        titles = [_tab_title(title) for title in views]  # self.tables keeps the English names
+        if list(self.tabs.titles) != titles:
             self.tabs.children = list(views.values())
-            self.tabs.titles = list(views)
+            self.tabs.titles = titles
         self.tabs.selected_index = list(views).index(chosen) if chosen in views else 0
 
     @property

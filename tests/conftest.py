@@ -95,3 +95,49 @@ def two_nodes():
     topo.add_container("c1", node="node1")
     with Lab(topo) as lab:
         yield lab
+
+
+ROOT = LABS.parent
+# A throwaway Chinese edition, while notebooks/zh/ does not exist yet: two notebooks (one with
+# figures and the Mermaid ladder), their markdown changed, their code and outputs the same.
+THROWAWAY_ZH = ("04-container-to-container.ipynb", "07b-overlay-vxlan.ipynb")
+THROWAWAY_MARK = "（临时中文版）"
+
+
+def throwaway_edition(folder):
+    """Write the throwaway Chinese edition into ``folder``: each markdown cell's headings and text
+    marked, as a translation would change them."""
+    folder.mkdir(parents=True)
+    for name in THROWAWAY_ZH:
+        notebook = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "markdown":
+                source = "".join(cell["source"])
+                cell["source"] = "\n".join(line + THROWAWAY_MARK if line.startswith("#") else line
+                                           for line in source.split("\n")) + "\n\n" + THROWAWAY_MARK
+        (folder / name).write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def course_site(tmp_path_factory):
+    """The course website, built once for the session by `./course site` into a folder of its own;
+    with the throwaway Chinese edition when notebooks/zh/ is not there. Yields its folder and
+    ``{edition: notebooks folder}``."""
+    import sys
+
+    base = tmp_path_factory.mktemp("site")
+    sources = {"en": ROOT / "notebooks", "zh": ROOT / "notebooks" / "zh"}
+    args = [str(ROOT / "course"), "site", "--out", str(base / "site")]
+    if not any(sources["zh"].glob("*.ipynb")):
+        sources["zh"] = throwaway_edition(base / "zh")
+        args += ["--edition", f"zh={sources['zh']}"]
+    env = dict(os.environ)
+    if sys.prefix != sys.base_prefix:  # the suite runs from the venv ./course made: use that one
+        env["NETHELPERS_VENV"] = sys.prefix
+    started = time.monotonic()
+    done = subprocess.run(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (ROOT / "build").mkdir(exist_ok=True)
+    (ROOT / "build" / "site-build.txt").write_text(f"{time.monotonic() - started:.1f} s\n{done.stdout}")
+    return base / "site", sources

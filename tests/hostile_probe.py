@@ -46,7 +46,7 @@ def visible_pids():
 
 
 def engine_pids():
-    """PID 1 and every visible process that is not a lab command (the engine, as seen here)."""
+    """PID 1 (the lab's init) and every visible process that is not a lab command: the engine, were it seen."""
     found = {1}
     for pid in visible_pids():
         try:
@@ -101,7 +101,8 @@ def proc_entries(pid):
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
-        fds = [str(n) for n in range(16)]
+        fds = []
+    fds = sorted(set(fds) | {str(n) for n in range(16)}, key=int)  # the engine's first fds, were it PID 1
     paths += [f"/proc/{pid}/fd/{fd}" for fd in fds] + [f"/proc/{pid}/task/{pid}/fd/{fd}" for fd in fds]
     return paths
 

@@ -169,3 +169,58 @@ def test_the_readme_lab_command_starts_jupyterlab_on_the_notebooks(tmp_path):
     finally:
         os.killpg(lab.pid, 15)
         lab.wait(20)
+
+
+@pytest.fixture
+def site_server(course_site):
+    """The built course website served by http.server on 127.0.0.1; yields its base url."""
+    out, _ = course_site
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(out),
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while _status(f"{base}/index.html") != 200:
+            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "http.server did not start in 30 s"
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.parametrize("edition", ["en", "zh"])
+def test_a_site_page_shows_its_figures_and_mermaid_ladder_offline(site_server, edition):
+    """A page of each language, read with no network but the site's: its matplotlib figures load,
+    and the printed Mermaid ladder becomes an SVG drawn by the site's own copy of mermaid.js."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    elsewhere = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(site_server)
+                       else (elsewhere.append(route.request.url), route.abort()))
+            page.goto(f"{site_server}/{edition}/{NOTEBOOK.replace('.ipynb', '.html')}")
+            figures = page.locator(".cell_output img")
+            assert figures.count() >= 2  # the topology with the path, and the ladder diagram
+            for figure in figures.all():
+                figure.scroll_into_view_if_needed()
+                figure.wait_for(state="visible")
+                page.wait_for_function("img => img.complete", arg=figure.element_handle())
+                assert figure.evaluate("img => img.naturalWidth") > 300
+            ladder = page.locator("pre.mermaid svg")
+            ladder.first.wait_for(state="attached", timeout=30_000)
+            ladder.first.scroll_into_view_if_needed()
+            assert ladder.first.locator("text").count() > 10  # participants and messages drawn
+            page.screenshot(path=str(SCREENSHOTS / f"site-{edition}-mermaid.png"))
+            figures.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / f"site-{edition}-figure.png"))
+            other = "zh" if edition == "en" else "en"
+            assert page.locator(".course-bar a.course-lang").get_attribute("href").startswith(f"../{other}/")
+        finally:
+            browser.close()
+    assert elsewhere == [], f"the page asked for more than the site: {elsewhere}"

@@ -16,6 +16,7 @@ from nethelpers.exercise import ANSWERS, PROMPT, PredictionError, check, load_ke
 ROOT = Path(__file__).resolve().parent.parent
 KEY = ROOT / "tests" / "answers.json"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+EDITIONS = sorted((ROOT / "notebooks").glob("*/*.ipynb"))  # notebooks/zh/: the same code, another language
 # Notebooks whose exercises still ship solved; remove a name when its notebook ships prediction = None.
 SOLVED = set()
 
@@ -36,7 +37,7 @@ def test_every_question_in_the_notebooks_has_an_answer():
     assert sorted(set(key) - asked) == [], "answers for questions no notebook asks"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + EDITIONS, ids=lambda p: str(p.relative_to(ROOT / "notebooks")))
 def test_a_learner_notebook_holds_no_answer(path):
     if _pending(path):
         pytest.xfail("exercise still ships solved")
@@ -47,6 +48,7 @@ def test_a_learner_notebook_holds_no_answer(path):
         for output in cell.get("outputs", []):
             text = json.dumps(output)
             assert "**Correct**" not in text and "**Not yet**" not in text, "a saved verdict"
+            assert "**正确**" not in text and "**还不对**" not in text, "a saved verdict"
 
 
 @pytest.fixture
@@ -55,6 +57,7 @@ def shown(monkeypatch):
     seen = []
     monkeypatch.setattr(exercise, "display", lambda obj: seen.append(obj.data))
     monkeypatch.delenv(ANSWERS, raising=False)
+    monkeypatch.delenv("NETHELPERS_LANG", raising=False)  # English: tests/test_i18n.py checks the others
     return seen
 
 

@@ -35,9 +35,9 @@ def test_exec_returns_by_its_deadline_and_kills_the_group(lab, command):
 
 def test_orphans_are_reaped(lab):
     for _ in range(5):
-        lab.exec("c1", ["sh", "-c", "sleep 0.1 &"])  # sh exits; sleep is the engine's orphan
+        lab.exec("c1", ["sh", "-c", "sleep 0.1 &"])  # sh exits; sleep is the orphan of the lab's init
     zombies = None
-    for _ in range(50):  # each exec is a turn of the engine's loop, which reaps
+    for _ in range(50):  # the kernel reaps them for the lab's init (it ignores SIGCHLD); a few turns at most
         zombies = [p for p in _lab_processes(lab) if p[0].startswith("Z")]
         if not zombies:
             break

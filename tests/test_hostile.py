@@ -6,11 +6,12 @@ lab still works where it can, and that nothing reached the client or the host.
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from nethelpers.sandbox import ROOT_RUN_ID, sandbox_mode
+from nethelpers.sandbox import ROOT_RUN_IDS, sandbox_mode
 from tests.labs import bridge_lab
 
 PROBE = (Path(__file__).parent / "hostile_probe.py").read_text()
@@ -90,7 +91,7 @@ def test_lab_root_cannot_touch_host_files_beyond_the_users_rights(hostile):
     outside = hostile.exec("c1", "cat /proc/self/uid_map").stdout.split()
     assert outside[:1] == ["0"] and outside[1] != "0", f"lab root is host root: uid_map {outside}"
     if os.geteuid() == 0:
-        assert int(outside[1]) == ROOT_RUN_ID
+        assert int(outside[1]) in ROOT_RUN_IDS
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="root runs only")
@@ -112,3 +113,102 @@ def test_a_labs_shared_memory_is_its_own(hostile):
         assert hostile.exec("c2", ["cat", f"{shared}/{name}"]).stdout == "planted\n"  # one lab, one /tmp
         with bridge_lab("neighbour", 1) as other:
             assert not other.exec("c1", ["test", "-e", f"{shared}/{name}"]).ok
+
+
+# What a lab command can name and reach of what is not its lab: the engine's process, the
+# homes of the host's users, another lab's files and ids. Each attempt runs from inside a lab.
+
+ENGINE_MARKER = "nethelpers.engine"  # in the engine's command line (see nethelpers.sandbox.MARKER)
+
+LIST_PROCESSES = r"""
+import json, os, resource
+me, found = os.getpid(), {}
+for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()):
+    seen = {}
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            seen["cmdline"] = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        continue  # gone
+    for name, action in (("fds", lambda: os.listdir(f"/proc/{pid}/fd")),
+                         ("prlimit", lambda: resource.prlimit(pid, resource.RLIMIT_NOFILE)),
+                         ("setpriority", lambda: os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, pid))),
+                         ("kill 0", lambda: os.kill(pid, 0))):
+        try:
+            seen[name] = repr(action())
+        except OSError as e:
+            seen[name] = f"refused: {e.strerror}"
+    found[pid] = seen
+print(json.dumps(found))
+"""
+
+
+def test_no_process_a_lab_can_name_is_the_engine(hostile):
+    """The engine is not among the processes a lab sees: no /proc entry of it to list, no pid to
+    prlimit, setpriority or signal. What a lab sees is its own: its init, which holds no file
+    descriptor, and its commands."""
+    spawned = hostile.spawn("c2", ["sleep", "3600"])
+    try:
+        found = json.loads(hostile.exec("c1", ["python3", "-c", LIST_PROCESSES], check=True).stdout)
+    finally:
+        spawned.stop()
+    engines = {pid: seen for pid, seen in found.items() if ENGINE_MARKER in seen["cmdline"]}
+    assert not engines, f"a lab command sees the engine: {engines}"
+    others = {pid: seen for pid, seen in found.items() if int(pid) != spawned.pid}
+    assert {seen["cmdline"] for seen in others.values()} == {"nethelpers-lab-init"}, others
+    assert all(seen["fds"] == "[]" for seen in others.values()), f"a lab sees a file descriptor of its init: {others}"
+    assert found[str(spawned.pid)]["kill 0"] == "None"  # the lab's own processes: a lab may signal them
+
+
+def _home():
+    return os.path.realpath(os.path.expanduser("~"))
+
+
+def test_a_lab_sees_no_home_even_after_unmounting(hostile):
+    """Lab root has nobody's home (/root, /home, the user's $HOME wherever it is): not to read,
+    not to write (a .pth or .bashrc written there would run in the user's next Python or shell),
+    and no unmount, remount or fresh mount brings them back."""
+    home = _home()
+    planted = f"{home}/nethelpers-hostile-{os.getpid()}.pth"
+    attempts = ["umount -l /", "umount /usr", "umount /etc", "umount /tmp", "umount -l /proc", "umount /run",
+                "mount -o remount,rw /", "mount -o remount,rw,bind /usr", "mount -o remount,rw,bind /etc",
+                "mount -t proc proc /proc", "mount -t tmpfs none /mnt"]
+    try:
+        for attempt in attempts:
+            hostile.exec("c1", attempt)
+        look = hostile.exec("c1", ["sh", "-c", f"ls -A /home /root {home}; ls -A /proc/*/root/{home.lstrip('/')}; "
+                                   f"echo 'import os' > {planted}"])
+        assert not os.path.exists(planted), "a lab wrote into the user's home"
+        listed = [line for line in look.stdout.splitlines() if line and not line.endswith(":")]
+        assert not listed, f"a lab sees into a home: {look.stdout}"
+        assert not hostile.exec("c1", ["touch", "/usr/nethelpers-hostile"]).ok  # the system's folders: read-only
+        assert not hostile.exec("c1", ["touch", "/etc/nethelpers-hostile"]).ok
+    finally:
+        if os.path.exists(planted):
+            os.unlink(planted)
+    assert hostile.exec("c1", "ping -c 1 -W 2 172.17.0.3").ok  # and the lab works on
+
+
+def test_a_lab_cannot_reach_another_labs_files_processes_or_ipc(hostile):
+    """Labs of one user (and root runs' labs) share nothing: not /tmp, not System V IPC, not a
+    process table; a root run gives each lab a host uid of its own."""
+    name = f"/tmp/nethelpers-hostile-{os.getpid()}"
+    shm = None
+    try:
+        assert hostile.exec("c1", ["sh", "-c", f"umask 077; echo secret > {name}"]).ok
+        shm = hostile.exec("c1", ["ipcmk", "-M", "4096"]).stdout.split()[-1]
+        sleeper = hostile.spawn("c1", ["sleep", "3601"])
+        with bridge_lab("neighbour", 1) as other:
+            assert other.exec("c1", ["cat", name]).stdout == "", "a lab reads another lab's /tmp"
+            assert shm not in other.exec("c1", ["ipcs", "-m"]).stdout, "a lab sees another lab's shared memory"
+            assert "3601" not in other.exec("c1", ["ps", "-eo", "args"]).stdout, "a lab sees another lab's processes"
+            ids = [lab.exec("c1", "cat /proc/self/uid_map").stdout.split()[1] for lab in (hostile, other)]
+            if os.geteuid() == 0:
+                assert ids[0] != ids[1], f"two root-run labs share the host uid {ids[0]}"
+        sleeper.stop()
+    finally:
+        if os.path.exists(name):
+            os.unlink(name)
+        if shm and shm.isdigit():
+            subprocess.run(["ipcrm", "-m", shm], capture_output=True)
+    assert not os.path.exists(name)

@@ -4,6 +4,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nethelpers import Lab
 from nethelpers.capture import Capture, Packet
@@ -190,6 +192,29 @@ def test_key_ignores_what_nat_rewrites_but_not_the_packet():
     assert key(frame()) == key(frame(src_ip="10.168.0.2", ttl=63))  # MASQUERADE keeps id, seq, payload
     assert key(frame()) != key(frame(seq=2))
     assert key(frame()) != key(frame(payload=b"other"))
+
+
+def tcp_frame(src="172.17.0.2", sport=80, dst="10.168.0.2", dport=40000, flags="SA", seq=1000, ack=2001, ttl=64):
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    return Ether(src="02:42:ac:11:00:02", dst="02:42:ac:11:00:01") / \
+        IP(src=src, dst=dst, id=0, flags="DF", ttl=ttl) / TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack)
+
+
+@given(src=st.ip_addresses(v=4).map(str), sport=st.integers(1, 65535), ttl=st.integers(1, 64))
+@settings(max_examples=50, deadline=None)
+def test_a_tcp_segment_keeps_its_key_through_nat(src, sport, ttl):
+    assert key(tcp_frame()) == key(tcp_frame(src=src, sport=sport, ttl=ttl))
+
+
+@given(flags=st.sampled_from(["S", "SA", "A", "R", "RA", "FA", "PA"]), seq=st.integers(0, 2**32 - 1),
+       ack=st.integers(0, 2**32 - 1))
+@settings(max_examples=50, deadline=None)
+def test_empty_segments_of_one_flow_with_id_0_are_told_apart(flags, seq, ack):
+    """A SYN-ACK and a reset both carry IP id 0 and no payload: they are two packets, not one rewritten."""
+    same = (flags, seq, ack) == ("SA", 1000, 2001)
+    assert (key(tcp_frame()) == key(tcp_frame(src="172.17.0.1", flags=flags, seq=seq, ack=ack))) == same
 
 
 def test_same_content_at_the_same_point_again_is_another_packet():

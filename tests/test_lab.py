@@ -91,8 +91,8 @@ def test_background_server_and_client(one_node):
 
 
 def test_each_namespace_is_its_own_network(one_node):
-    """The engine's PID namespace: the lab sees its own processes, not the host's."""
-    assert "nethelpers.engine" in one_node.exec("c1", "cat /proc/1/cmdline").stdout  # the engine is PID 1
+    """The lab's PID namespace: the lab sees its own processes, not the host's nor the engine."""
+    assert one_node.exec("c1", "cat /proc/1/cmdline").stdout == "nethelpers-lab-init\0"  # the lab's init is PID 1
     listed = one_node.exec("node1", "ip netns list").stdout.splitlines()
     assert sorted(line.split()[0] for line in listed) == sorted(one_node.namespaces)
     assert one_node.links("c1").column("name") == ["lo", "eth0"]

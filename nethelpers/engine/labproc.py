@@ -1,4 +1,16 @@
-"""Lab commands: how the engine starts them, with what rights, and how it waits for them."""
+"""Lab commands: how the engine starts them, with what rights, and how it waits for them.
+
+What holds for every lab command (see also :mod:`.labspace`):
+
+- it runs in the lab's PID namespace, where PID 1 is the lab's init: the engine is not there, so
+  the command cannot name it (no ``/proc`` entry, no pid to signal, ``prlimit``, ``setpriority``);
+- it runs in the lab's root: the system's folders read-only, the lab's own ``/tmp``, ``/dev/shm``
+  and ``/proc``, nobody's home, nothing of the engine's ``/run``; those mounts are locked;
+- it has a sysfs of its own network namespace (:func:`own_sysfs`), starts in ``/``, and runs
+  without the rights in :data:`LAB_DROPS` (``CAP_SYS_PTRACE`` among them), with ``no_new_privs``;
+- it ends by its deadline or when the client cancels, with its whole process group, and its
+  output is kept up to :data:`OUTPUT_LIMIT` a stream (:func:`communicate`).
+"""
 
 import ctypes
 import os
@@ -7,7 +19,7 @@ import signal
 import time
 
 from . import wire
-from .kernel import CLONE_NEWNS, MNT_DETACH, MS_RDONLY, MS_REC, MS_SLAVE, check, libc
+from .kernel import CLONE_NEWNS, MS_RDONLY, check, libc
 
 
 OUTPUT_LIMIT = 16 << 20  # bytes kept of a command's stdout, and of its stderr: a reply fits in one frame
@@ -109,9 +121,10 @@ def _pump(pipes, poller, pidfd, client, deadline):
 
 
 def reap_orphans(known):
-    """Reap ended children that no Popen waits for: orphans of lab commands, which the kernel
-    gives to PID 1, the engine. Pids in ``known`` (background processes) are left to their
-    Popen. Called between requests only, so no Popen is ever half made or waiting then."""
+    """Reap ended children of the engine that no Popen waits for (the lab's init, should it ever
+    end; orphans of lab commands go to that init, which the kernel reaps for). Pids in ``known``
+    (background processes) are left to their Popen. Called between requests only, so no Popen is
+    ever half made or waiting then."""
     try:
         with open(f"/proc/self/task/{os.getpid()}/children") as f:
             children = [int(pid) for pid in f.read().split()]
@@ -133,13 +146,15 @@ def kill_group(proc, sig):
 
 
 def own_sysfs():
-    """In a command's child: a mount namespace of its own with a sysfs of its network
-    namespace, as `ip netns exec` does, so that /sys/class/net (brctl, ifconfig) shows the
-    lab namespace's interfaces, not the engine's."""
-    if libc.unshare(CLONE_NEWNS) == 0 and libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None) == 0:
-        libc.umount2(b"/sys", MNT_DETACH)  # refused in a user namespace (locked mount): mount over it
-        if libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None) != 0:
-            libc.mount(b"sysfs", b"/sys", b"sysfs", MS_RDONLY, None)  # under a read-only /sys (Docker)
+    """In a command's child, in the lab's mount namespace: a copy of its own with a sysfs of its
+    network namespace over /sys, as `ip netns exec` does, so that /sys/class/net (brctl,
+    ifconfig) shows the lab namespace's interfaces, not the engine's."""
+    check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    if libc.mount(b"sysfs", b"/sys", b"sysfs", MS_NOSUID_NODEV_NOEXEC, None) != 0:
+        check(libc.mount(b"sysfs", b"/sys", b"sysfs", MS_NOSUID_NODEV_NOEXEC | MS_RDONLY, None), "mount /sys")
+
+
+MS_NOSUID_NODEV_NOEXEC = 2 | 4 | 8
 
 
 # Capabilities a lab command never has: what could reach the engine (ptrace, and with it
@@ -177,16 +192,20 @@ def _lab_capabilities():
 
 
 _LAB_CAPS = None  # computed once in the engine, before any fork
+_LAB_MOUNTS = None  # the lab's mount namespace (an fd), made by labspace.start
 
 
 def lab_child():
-    """In a command's child, between fork and exec: its own sysfs, then fewer rights.
+    """In a command's child, between fork and exec: the lab's root, its own sysfs, then fewer rights.
 
-    Runs as ``preexec_fn``, which is safe here although the engine has threads: they only ever
-    wait in poll()/waitid() and hold no lock, glibc makes malloc fork-safe, and this function
-    only makes system calls through ctypes objects prepared before the fork. If any step
-    fails the command does not start (subprocess raises in the engine): it fails closed.
+    The child is already in the lab's PID namespace (see :mod:`.labspace`); here it joins the
+    lab's mount namespace, whose root holds no home and nothing of the engine, and starts in its
+    ``/``. Runs as ``preexec_fn``, which is safe here although the engine has threads: they only
+    ever wait in poll()/waitid() and hold no lock, glibc makes malloc fork-safe, and this function
+    only makes system calls through ctypes objects prepared before the fork. If any step fails the
+    command does not start (subprocess raises in the engine): it fails closed.
     """
+    check(libc.setns(_LAB_MOUNTS, CLONE_NEWNS), "setns(lab mount namespace)")
     own_sysfs()
     header, data = _LAB_CAPS
     for cap in LAB_DROPS:
@@ -200,17 +219,25 @@ def lab_child():
 def guard_engine():
     """Make the engine unreachable from its lab's commands: not dumpable (its /proc entries
     belong to root and need CAP_SYS_PTRACE, which lab commands lack), and compute the rights
-    lab commands get."""
+    lab commands get. (They do not see the engine at all: see :mod:`.labspace`.)"""
     global _LAB_CAPS
     check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
     _LAB_CAPS = _lab_capabilities()
 
 
+def use_lab_space(space):
+    """Start lab commands in ``space``'s mount namespace (a :class:`.labspace.LabSpace`) from now on."""
+    global _LAB_MOUNTS
+    _LAB_MOUNTS = space.mount_ns
+
+
 def lab_environment(env):
     """The environment of lab commands: sbin on PATH (ip, nft live there), no proxy settings
-    (nothing is reachable past the lab), and none of the engine's own PYTHON* settings."""
+    (nothing is reachable past the lab), and none of the engine's own PYTHON* settings; by
+    default HOME is /root, an empty folder (the lab's root has nobody's home)."""
     if env is None:
         env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+        env["HOME"] = "/root"
     env = dict(env)
     path = env.get("PATH", "/usr/bin:/bin").split(":")
     env["PATH"] = ":".join(path + [d for d in ("/usr/sbin", "/sbin") if d not in path])  # ip, nft: sbin

@@ -3,8 +3,9 @@
 It runs (after :mod:`.boot`) inside a sandbox that :mod:`nethelpers.sandbox` starts with ``unshare``: its own user
 namespace (where it is root, and the host's network namespace answers EPERM), its own mount
 namespace (a private tmpfs on ``/run``, so ``/run/netns`` entries never reach the host), its
-own empty network namespace and its own PID namespace (it is PID 1: when it exits, every
-process it started dies with it, and so every lab namespace is freed).
+own empty network namespace, IPC namespace and PID namespace (it is PID 1: when it exits, every
+process it started dies with it, and so every lab namespace is freed). Lab commands run one level
+further in, in the lab's PID namespace and root (see :mod:`.labspace`): they never see the engine.
 
 It serves one client over a Unix stream socket, one request at a time, and exits as soon as
 the client hangs up, whatever it is doing. Requests are ``{seq, request, args}``, and only
@@ -26,7 +27,8 @@ import time
 
 from . import wire
 from .kernel import LOG_DIR, MS_BIND, NETNS_DIR, mount, setns, unshare_net
-from .labproc import communicate, guard_engine, kill_group, lab_child, lab_environment, reap_orphans
+from . import labspace
+from .labproc import communicate, guard_engine, kill_group, lab_child, lab_environment, reap_orphans, use_lab_space
 from .netlink import NetlinkError, Rtnl, dump_namespace
 from .packet import packet_socket
 from .proxy import PROGRAM as PROXY_PROGRAM
@@ -37,8 +39,8 @@ class StepError(Exception):
 
 
 class Engine:
-    def __init__(self, sock):
-        self.sock = sock
+    def __init__(self, sock, space):
+        self.sock, self.space = sock, space
         self.base = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         self.current = None  # the namespace the main thread is in; None for the engine's own
         self.namespaces = {}  # name -> (fd, Rtnl)
@@ -259,7 +261,8 @@ class Engine:
         return {"returncode": proc.returncode, "stdout": out, "stderr": err, "status": status, "cut": cut}
 
     def spawn(self, ns, argv, env=None):
-        """Start ``argv`` in the background in ``ns``; its output goes to a log. Returns its pid."""
+        """Start ``argv`` in the background in ``ns``; its output goes to a log. Returns its pid
+        as the lab sees it (lab commands can ``kill`` it, read its ``/proc`` entries)."""
         return self._spawn(ns, argv, env)
 
     def _spawn(self, ns, argv, env=None, pass_fds=()):
@@ -273,8 +276,9 @@ class Engine:
         except BaseException:
             os.unlink(log)  # a spawn that failed leaves nothing behind
             raise
-        self.processes[proc.pid] = (proc, ns, argv, log)
-        return proc.pid
+        pid = _lab_pid(proc.pid)
+        self.processes[pid] = (proc, ns, argv, log)
+        return pid
 
     def _output(self, log):
         """A log's content, and whether it was cut (the engine's /run filled up while it ran)."""
@@ -309,11 +313,14 @@ class Engine:
             raise KeyError(f"no namespace {ns!r} in this lab")
         self.enter(ns)
         try:
-            # In /, as a container's commands start by default: the client's directory may be
-            # one the lab's root cannot enter (a checkout under /root, as root runs map lab root
-            # to an unprivileged id), and a lab has no business there anyway.
-            return subprocess.Popen(argv, env=lab_environment(env), start_new_session=True, cwd="/",
-                                    preexec_fn=lab_child, **streams)
+            self.space.enter()
+            try:
+                # In the lab's /, as a container's commands start: lab_child joins the lab's
+                # mount namespace, whose root has nobody's home and nothing of the engine.
+                return subprocess.Popen(argv, env=lab_environment(env), start_new_session=True, cwd="/",
+                                        preexec_fn=lab_child, **streams)
+            finally:
+                self.space.leave()
         finally:
             self.enter(None)
 
@@ -327,7 +334,7 @@ class Engine:
         while True:
             ready = dict(poller.poll())
             _drain(wakeup)
-            reap_orphans(self.processes)  # whenever a child ended, and before every request
+            reap_orphans({entry[0].pid for entry in self.processes.values()})  # whenever a child ended, and before every request
             if self.sock.fileno() not in ready:
                 continue
             try:
@@ -343,6 +350,15 @@ class Engine:
                                       "message": f"the engine could not send its reply: {e}"})
             for fd in fds:
                 os.close(fd)
+
+
+def _lab_pid(pid):
+    """The pid of the engine's child ``pid`` in the lab's PID namespace (the last of its NSpid)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return int(line.split()[-1])
+    raise OSError(f"no NSpid for pid {pid}")
 
 
 def _child_signals():
@@ -443,10 +459,12 @@ def main(fd):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # two fds a namespace: 1,000 containers need it
     sock = socket.socket(fileno=fd)
-    threading.Thread(target=_watch_hangup, args=(sock,), daemon=True).start()
     os.makedirs(NETNS_DIR)  # on the sandbox's own /run, which boot mounted
     _private_resolver()
-    engine = Engine(sock)
+    space = labspace.start()  # before any thread: it forks the lab's init
+    use_lab_space(space)
+    threading.Thread(target=_watch_hangup, args=(sock,), daemon=True).start()
+    engine = Engine(sock, space)
     try:
         engine.serve()
     finally:

@@ -3,7 +3,8 @@
 Run as root, ``unshare --map-root-user`` would map the lab's root to the host's root: a lab
 command could then write /etc or read /etc/shadow. Instead the client starts this step first:
 it enters a new user namespace, says so on ``ready``, waits while the client (root outside)
-writes ``uid_map``/``gid_map`` mapping 0 inside to an id no account has, becomes that root,
+writes ``uid_map``/``gid_map`` mapping 0 inside to an id no account has and no other lab has
+(``nethelpers.sandbox.root_run_id``), becomes that root,
 then executes the rest of the sandbox (``unshare ...``) in it.
 """
 
