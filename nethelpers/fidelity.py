@@ -69,8 +69,11 @@ ALLOWED = (
      "(and its flags timing-dependent) while a lesson reads it, and no neighbour solicitations in captures"),
     ("sysctl node", "net.ipv6.conf.*.router_solicitations", "no router solicitations, which the kernel sends "
      "1 to 10 s after a link comes up, into captures taken at any moment"),
-    ("sysctl node", "net.ipv6.conf.*.mldv2_unsolicited_report_interval", "multicast listener reports at once, "
-     "during the build, not at a random moment within the next second"),
+    ("sysctl node", "net.ipv6.conf.*.force_mld_version", "multicast listener reports the MLDv1 way: sent as a "
+     "group is joined and repeated on a timer the lab waits for, not from a work queue whose state nothing shows, "
+     "so none goes out during a capture by timing"),
+    ("sysctl node", "net.ipv6.conf.*.mldv1_unsolicited_report_interval", "the repeated listener report at once, "
+     "during the build, not at a random moment within the next 10 s"),
     ("sysctl *", "net.ipv4.igmp_link_local_mcast_reports", "the lab sends no IGMP reports for link-local groups: "
      "they would flood to every container and interleave with the packets a lesson is about"),
 )
@@ -91,7 +94,8 @@ NODE_SYSCTLS = (
     "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
     "net.bridge.bridge-nf-call-arptables", "net.ipv6.conf.default.accept_dad", "net.ipv6.conf.docker0.accept_dad",
     "net.ipv6.conf.default.router_solicitations", "net.ipv6.conf.docker0.router_solicitations",
-    "net.ipv6.conf.default.mldv2_unsolicited_report_interval",
+    "net.ipv6.conf.default.mldv2_unsolicited_report_interval", "net.ipv6.conf.all.force_mld_version",
+    "net.ipv6.conf.docker0.force_mld_version", "net.ipv6.conf.default.mldv1_unsolicited_report_interval",
 )
 CONTAINER_SYSCTLS = (
     "net.ipv4.ip_forward", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start",

@@ -10,6 +10,7 @@ library only: the engine imports nothing else.
 Message layouts follow ``include/uapi/linux/rtnetlink.h`` and ``if_link.h``.
 """
 
+import errno
 import ipaddress
 import os
 import socket
@@ -41,7 +42,8 @@ IFLA_BR_AGEING_TIME = 4
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
 IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT = 7, 15
 
-IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
+IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 4, 8
+IFA_F_DADFAILED, IFA_F_TENTATIVE = 0x08, 0x40
 RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RTN_UNICAST = 254, 3, 0, 253, 1
 RTNH_F_ONLINK = 4
@@ -254,15 +256,54 @@ class Rtnl:
                 offset += (length + 3) & ~3
 
     def link_states(self):
-        """``{name: (admin up, carrier, operstate)}`` for every interface (one dump)."""
+        """``{name: (admin up, carrier, operstate)}`` for every interface.
+
+        Each interface is asked for by itself after a dump has named them: the kernel first
+        runs any link event it still holds for that interface (``linkwatch_sync_dev``), which a
+        dump does not. A bridge's event can wait there up to a second even when it will not
+        change the state (its carrier went off and on again), and running it is not idle: IPv6
+        sends its multicast listener reports again on it. So, asked this way, nothing is left
+        to happen later by itself.
+        """
+        indexes = [struct.unpack_from("i", msg, 20)[0]
+                   for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()) if mtype == RTM_NEWLINK]
         states = {}
-        for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()):
-            if mtype == RTM_NEWLINK:
-                flags = struct.unpack_from("I", msg, 24)[0]
-                attrs = _attrs(msg, 32)
-                carrier, oper = attrs.get(IFLA_CARRIER, b"\0"), attrs.get(IFLA_OPERSTATE, b"\0")
-                states[_text(attrs.get(IFLA_IFNAME))] = (bool(flags & IFF_UP), bool(carrier[0]), oper[0])
+        for index in indexes + indexes:  # twice: a port's event, once run, can give its bridge one
+            msg = self._get(RTM_GETLINK, _ifinfo(index))
+            if msg is None:  # gone since the dump
+                continue
+            flags = struct.unpack_from("I", msg, 24)[0]
+            attrs = _attrs(msg, 32)
+            carrier, oper = attrs.get(IFLA_CARRIER, b"\0"), attrs.get(IFLA_OPERSTATE, b"\0")
+            states[_text(attrs.get(IFLA_IFNAME))] = (bool(flags & IFF_UP), bool(carrier[0]), oper[0])
         return states
+
+    def _get(self, kind, body):
+        """The answer to one (not dump) request, or None if the kernel answers ENODEV."""
+        self.seq += 1
+        self.sock.send(struct.pack("IHHII", 16 + len(body), kind, NLM_F_REQUEST, self.seq, 0) + body)
+        while True:
+            data = self.sock.recv(1 << 16)
+            length, mtype, _, seq = struct.unpack_from("IHHI", data)
+            if seq != self.seq:
+                continue
+            if mtype == NLMSG_ERROR:
+                (code,) = struct.unpack_from("i", data, 16)
+                if code == -errno.ENODEV:
+                    return None
+                raise NetlinkError(-code, os.strerror(-code))
+            return data[:length]
+
+    def tentative(self):
+        """Whether an IPv6 address here is still tentative (its DAD work not run yet; one
+        whose DAD failed stays tentative for good and does not count)."""
+        for mtype, msg in self.dump(RTM_GETADDR, struct.pack("BBBBI", socket.AF_INET6, 0, 0, 0, 0)):
+            if mtype == RTM_NEWADDR:
+                flags = _attrs(msg, 24).get(IFA_FLAGS)
+                flags = struct.unpack("I", flags)[0] if flags and len(flags) == 4 else msg[18]
+                if flags & IFA_F_TENTATIVE and not flags & IFA_F_DADFAILED:
+                    return True
+        return False
 
     def links(self):
         """Every interface here, as records of plain data (see :func:`_link_record`)."""
