@@ -173,6 +173,7 @@ class AsyncCapture:
             self._thread.start()
             return self
         _make_room_for(len(self.points))
+        self.lab.settle()  # nothing the kernel still owes the lab (a link event, a listener report) falls in by timing
         count, fds = self.lab._engine().call_fds(
             "open_packet_sockets", points=self.points, bpf=self.bpf, promisc=self.promisc
         )
@@ -187,8 +188,14 @@ class AsyncCapture:
         return self
 
     def stop(self, settle=0.05):
-        """Stop (after ``settle`` seconds for packets still in flight); return the Capture."""
+        """Stop (after ``settle`` seconds for packets still in flight); return the Capture.
+
+        Before that, the lab settles (see :meth:`nethelpers.Lab.settle`): what the kernel does
+        after a command in the capture (an interface's state, IPv6's listener reports) is in it
+        whatever the timing."""
         if self.running and not self._stop.is_set():
+            if settle and self.offline is None:
+                self.lab.settle()
             time.sleep(settle)
         self._stop.set()
         if self._thread is not None:

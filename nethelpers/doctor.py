@@ -10,7 +10,7 @@ from .state import Table
 
 TOOLS = {
     "ip": ("iproute2", True), "bridge": ("iproute2", True), "unshare": ("util-linux", True),
-    "nft": ("nftables", True), "ping": ("iputils-ping", True), "sysctl": ("procps", True),
+    "nft": ("nftables", True), "iptables-nft-restore": ("iptables", True), "ping": ("iputils-ping", True), "sysctl": ("procps", True),
     "conntrack": ("conntrack", False), "tcpdump": ("tcpdump", False), "tshark": ("tshark", False),
     "brctl": ("bridge-utils", False), "ifconfig": ("net-tools", False),
 }
@@ -24,6 +24,8 @@ PROBES = [
     ("nftables", "nft add table ip doctor", "load nf_tables (modprobe nf_tables) and install nftables"),
     ("nat", "nft 'add chain ip doctor post { type nat hook postrouting priority srcnat ; }'",
      "load nft_nat / nft_masq (modprobe nft_masq)"),
+    ("iptables (Docker's rules)", "iptables-nft -t nat -N DOCKER",
+     "install iptables (the nft backend) and load nft_compat (modprobe nft_compat)"),
     ("conntrack", "conntrack -L", "load nf_conntrack (modprobe nf_conntrack) and install conntrack"),
 ]
 

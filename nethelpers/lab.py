@@ -303,9 +303,11 @@ class Lab:
         return self
 
     def settle(self, timeout=2.0):
-        """Wait (at most ``timeout`` s) until the kernel reports every interface's state as it
-        is: UP with a carrier, DOWN without. Call it after taking a link up or down, before
-        reading states. Returns the seconds waited."""
+        """Wait (at most ``timeout`` s) until the kernel has done what it still owes the lab:
+        every interface's state reported as it is (UP with a carrier, DOWN without), IPv6
+        addresses past their duplicate address detection, no multicast listener report
+        pending. A build and every capture's start and stop do it; call it after taking a link
+        up or down yourself, before reading states. Returns the seconds waited."""
         return self._engine().call("settle", timeout=timeout)
 
     rebuild = build

@@ -49,21 +49,30 @@ def _cmd_up(ns, dev):
     return _ip(ns, "link set", _q(dev), "up")
 
 
-def _cmd_bridge(ns, name, mac, mtu, ageing):
+def _txqlen(txqlen):
+    return ["txqueuelen", _q(txqlen)] if txqlen is not None else []
+
+
+def _cmd_bridge(ns, name, mac, mtu, ageing, txqlen=None):
     extra = f" ageing_time {_q(ageing * 100)}" if ageing is not None else ""
-    return _ip(ns, "link add", _q(name), "address", _q(mac), "mtu", _q(mtu), "type bridge") + extra
+    return _ip(ns, "link add", _q(name), "address", _q(mac), "mtu", _q(mtu), *_txqlen(txqlen), "type bridge") + extra
 
 
-def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
+def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=None, indexes_here=False):
     words = ["link add", _q(name)]
     words += ["address", _q(mac)] if mac else []
     words += ["mtu", _q(mtu)] if mtu else []
+    words += _txqlen(txqlen)
     words += ["master", _q(master)] if master else []
     words += ["up"] if up else []
-    words += ["type veth peer name", _q(peer)]
-    words += ["netns", _q(peer_ns)] if peer_ns != ns else []
+    moved = indexes_here and peer_ns != ns
+    words += ["type veth peer name", _q(f"{name}p" if moved else peer)]
+    words += ["netns", _q(peer_ns)] if peer_ns != ns and not moved else []
     words += ["address", _q(peer_mac)] if peer_mac else []
     words += ["mtu", _q(mtu)] if mtu else []
+    words += _txqlen(txqlen)
+    if moved:  # as Docker does: made here, then one end moved and renamed (it keeps its index)
+        return _ip(ns, *words) + "\n" + _ip(ns, "link set", _q(f"{name}p"), "netns", _q(peer_ns), "name", _q(peer))
     return _ip(ns, *words)
 
 
@@ -127,6 +136,17 @@ def _cmd_nft(ns, rules):
     return f"ip netns exec {_q(ns)} nft -f - <<'{end}'\n{body}\n{end}"
 
 
+def _cmd_iptables(ns, rules):
+    body = rules.rstrip()
+    end = heredoc_delimiter(body)
+    return f"ip netns exec {_q(ns)} iptables-nft-restore <<'{end}'\n{body}\n{end}"
+
+
+def _cmd_proxy(ns, port, to_address, to_port, python):
+    return (f"ip netns exec {_q(ns)} docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port {_q(port)} "
+            f"-container-ip {_q(to_address)} -container-port {_q(to_port)} &  # Docker's userland proxy")
+
+
 def _cmd_process(ns, argv, name):
     return f"ip netns exec {_q(ns)} {shlex.join(argv)} &  # {name}"
 
@@ -143,6 +163,8 @@ _COMMANDS = {
     "fdb": _cmd_fdb,
     "neigh": _cmd_neigh,
     "nft": _cmd_nft,
+    "iptables": _cmd_iptables,
+    "proxy": _cmd_proxy,
     "process": _cmd_process,
 }
 
@@ -161,11 +183,32 @@ def _step(op, ns, **args):
     return Step(op, ns, args)
 
 
+# IPv6 on a Docker node, as dockerd leaves it (on), with sysctls that keep what the node sends
+# repeatable: no duplicate address detection (no neighbour solicitations, and addresses never
+# tentative while a lesson reads them), no router solicitations (sent 1-10 s after a link comes
+# up), and multicast listener reports in MLDv1's way with no delay: the first at once as a group
+# is joined, its one repeat on the group's own timer, set to fire at once and shown in
+# /proc/net/igmp6, which Lab.settle() waits for. MLDv2 (Docker's default) would send each from a
+# work queue 2 ticks later, then repeat it (net.ipv6.mld_qrv, 2), a state nothing shows: reports
+# then go out during a capture, or before a bridge's last port rather than after, by timing.
+DOCKER_NODE_IPV6 = (
+    ("net.ipv6.conf.all.accept_dad", "0"), ("net.ipv6.conf.default.accept_dad", "0"),
+    ("net.ipv6.conf.all.router_solicitations", "0"), ("net.ipv6.conf.default.router_solicitations", "0"),
+    ("net.ipv6.conf.all.force_mld_version", "1"), ("net.ipv6.conf.default.force_mld_version", "1"),
+    ("net.ipv6.conf.all.mldv1_unsolicited_report_interval", "0"),
+    ("net.ipv6.conf.default.mldv1_unsolicited_report_interval", "0"),
+)
+
+
 def _namespace_steps(topo, r):
     bare = set(topo.namespaces)
+    docker_nodes = {n.name for n in topo.nodes.values() if n.dockerd()}
     for ns in r.namespaces:
         yield _step("netns", ns)
-        if not topo.ipv6:
+        if ns in docker_nodes:
+            for key, value in DOCKER_NODE_IPV6:
+                yield _step("sysctl", ns, key=key, value=value)
+        elif not topo.ipv6:
             yield _step("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
             yield _step("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
         # No IGMP reports for link-local groups (a bridge joins 224.0.0.106): they would
@@ -174,7 +217,7 @@ def _namespace_steps(topo, r):
         if ns not in bare:
             yield _step("up", ns, dev="lo")
     for node in topo.nodes.values():
-        if node.ip_forward:
+        if node.forwards():
             yield _step("sysctl", node.name, key="net.ipv4.ip_forward", value="1")
 
 
@@ -202,16 +245,30 @@ def _bridge_steps(topo, r):
         if node.bridge is None:
             continue
         yield _step("bridge", node.name, name=node.bridge.name, mac=rn.bridge_mac, mtu=node.bridge.mtu,
-                    ageing=node.bridge.ageing)
+                    ageing=node.bridge.ageing, txqlen=0 if node.dockerd() else None)
         yield _step("addr", node.name, dev=node.bridge.name, address=rn.bridge_address)
         yield _step("up", node.name, dev=node.bridge.name)
 
 
+# What dockerd sets in each container's namespace (Docker 20.10's defaults for a container).
+DOCKER_CONTAINER_SYSCTLS = (
+    ("net.ipv4.ip_unprivileged_port_start", "0"),
+    ("net.ipv4.ping_group_range", "0 0"),  # Docker: 0 2147483647; a lab's user namespace maps group 0 only
+)
+
+
 def _container_steps(topo, r):
     for rc in r.containers.values():
-        mtu = topo.nodes[rc.node].bridge.mtu  # Docker gives containers their network's MTU
+        node = topo.nodes[rc.node]
+        mtu = node.bridge.mtu  # Docker gives containers their network's MTU
+        if node.dockerd():
+            for key, value in DOCKER_CONTAINER_SYSCTLS:
+                yield _step("sysctl", rc.name, key=key, value=value)
+        # Docker makes the pair in the node and moves one end: the container's eth0 keeps the
+        # index it had there (``veth...@if4`` in the node), and both ends have txqueuelen 0.
+        docker = {"txqlen": 0, "indexes_here": True} if node.dockerd() else {}
         yield _step("veth", rc.node, name=rc.veth, peer_ns=rc.name, peer="eth0", mac=rc.veth_mac,
-                    peer_mac=rc.mac, mtu=None if mtu == 1500 else mtu, master=rc.bridge, up=True)
+                    peer_mac=rc.mac, mtu=None if mtu == 1500 else mtu, master=rc.bridge, up=True, **docker)
         yield _step("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
         yield _step("up", rc.name, dev="eth0")
         yield _step("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
@@ -255,6 +312,9 @@ def _entry_steps(topo, r):
         yield _step("sysctl", e.ns, key=e.key, value=e.value)
     for node, script in _docker_nat(topo, r).items():
         yield _step("nft", node, rules=script)
+    for node, rules in _docker_iptables(topo, r).items():
+        yield _step("iptables", node, rules=rules)
+    yield from _proxy_steps(topo, r)
     for e in topo.nftables:
         yield _step("nft", e.ns, rules=e.rules)
     for rc in r.containers.values():
@@ -266,9 +326,11 @@ def _docker_nat(topo, r):
     """Docker's NAT rules, in nftables: MASQUERADE for nodes that ask, DNAT for -p."""
     scripts = {}
     for node in topo.nodes.values():
+        if node.dockerd():
+            continue  # _docker_iptables
         rn = r.nodes[node.name]
         chains = []
-        if node.masquerade and node.bridge is not None:
+        if node.masquerades() and node.bridge is not None:
             subnet = ipaddress.IPv4Interface(rn.bridge_address).network
             chains.append(
                 "\tchain POSTROUTING {\n"
@@ -290,3 +352,64 @@ def _docker_nat(topo, r):
         if chains:
             scripts[node.name] = "table ip nat {\n" + "\n".join(chains) + "\n}\n"
     return scripts
+
+
+def _docker_iptables(topo, r):
+    """dockerd's filter and nat rules for each Docker node, as ``iptables-nft-restore`` reads
+    them (what ``iptables -S`` lists on a Docker 20.10 host)."""
+    scripts = {}
+    for node in topo.nodes.values():
+        if not node.dockerd():
+            continue
+        br = node.bridge.name
+        subnet = ipaddress.IPv4Interface(r.nodes[node.name].bridge_address).network
+        published = [(p, r.containers[p.container].address) for p in topo.publish
+                     if r.containers[p.container].node == node.name]
+        filter_ = [
+            "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]", ":DOCKER - [0:0]",
+            ":DOCKER-ISOLATION-STAGE-1 - [0:0]", ":DOCKER-ISOLATION-STAGE-2 - [0:0]", ":DOCKER-USER - [0:0]",
+            "-A FORWARD -j DOCKER-USER", "-A FORWARD -j DOCKER-ISOLATION-STAGE-1",
+            f"-A FORWARD -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            f"-A FORWARD -o {br} -j DOCKER", f"-A FORWARD -i {br} ! -o {br} -j ACCEPT",
+            f"-A FORWARD -i {br} -o {br} -j ACCEPT",
+            *[f"-A DOCKER -d {ip}/32 ! -i {br} -o {br} -p {p.proto} -m {p.proto} --dport {p.to_port} -j ACCEPT"
+              for p, ip in published],
+            f"-A DOCKER-ISOLATION-STAGE-1 -i {br} ! -o {br} -j DOCKER-ISOLATION-STAGE-2",
+            "-A DOCKER-ISOLATION-STAGE-1 -j RETURN", f"-A DOCKER-ISOLATION-STAGE-2 -o {br} -j DROP",
+            "-A DOCKER-ISOLATION-STAGE-2 -j RETURN", "-A DOCKER-USER -j RETURN", "COMMIT",
+        ]
+        local = "! -d 127.0.0.0/8 " if node.userland_proxy else ""
+        nat = [
+            "*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+            ":POSTROUTING ACCEPT [0:0]", ":DOCKER - [0:0]",
+            "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+            f"-A OUTPUT {local}-m addrtype --dst-type LOCAL -j DOCKER",
+            *([f"-A POSTROUTING -s {subnet} ! -o {br} -j MASQUERADE"] if node.masquerades() else []),
+            *([] if node.userland_proxy else [f"-A POSTROUTING -o {br} -m addrtype --src-type LOCAL -j MASQUERADE"]),
+            *[f"-A POSTROUTING -s {ip}/32 -d {ip}/32 -p {p.proto} -m {p.proto} --dport {p.to_port} -j MASQUERADE"
+              for p, ip in published],
+            f"-A DOCKER -i {br} -j RETURN",
+            *[f"-A DOCKER ! -i {br} -p {p.proto} -m {p.proto} --dport {p.port} -j DNAT --to-destination {ip}:{p.to_port}"
+              for p, ip in published],
+            "COMMIT",
+        ]
+        scripts[node.name] = "\n".join(filter_ + nat) + "\n"
+    return scripts
+
+
+def _proxy_steps(topo, r):
+    """docker-proxy's part: a userland proxy on each published TCP port of a Docker node, and
+    without it (``userland_proxy=False``) what dockerd sets instead: route_localnet on the bridge."""
+    from .lab import LAB_PYTHON
+
+    for node in topo.nodes.values():
+        if not node.dockerd():
+            continue
+        if not node.userland_proxy:
+            yield _step("sysctl", node.name, key=f"net.ipv4.conf.{node.bridge.name}.route_localnet", value="1")
+            continue
+        for p in topo.publish:
+            rc = r.containers[p.container]
+            if rc.node == node.name and p.proto == "tcp":
+                yield _step("proxy", node.name, port=p.port, to_address=rc.address, to_port=p.to_port,
+                            python=LAB_PYTHON)

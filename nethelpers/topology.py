@@ -105,14 +105,38 @@ Bridge.__init__ = checked_call(Bridge.__init__)  # Bridge(mttu=9000): a UsageErr
 @_short
 @dataclass
 class Node:
-    """A host: a namespace with a bridge (``None`` for none) and an uplink on the underlay."""
+    """A host: a namespace with a bridge (``None`` for none) and an uplink on the underlay.
+
+    ``docker`` (default True): the node is what ``dockerd`` (Docker Engine 20.10) leaves on a
+    host with a bridge: forwarding on, Docker's filter and nat chains made with ``iptables``
+    (iptables-nft, with counters: FORWARD policy DROP, DOCKER, DOCKER-USER,
+    DOCKER-ISOLATION-STAGE-1/2, MASQUERADE, DNAT for published ports from PREROUTING and
+    OUTPUT), a userland proxy on each published TCP port (``userland_proxy=False``: Docker's
+    ``--userland-proxy=false`` rules instead), txqueuelen 0 on docker0 and the veths, each
+    veth pair made in the node with Docker's interface indexes, and the containers' sysctls.
+    ``docker=False`` builds only what is asked for (notebooks that add the pieces one at a
+    time): no forwarding, no rules, no proxy. ``ip_forward`` and ``masquerade`` default to
+    what ``docker`` says; given, they win.
+    """
 
     name: str
     address: Optional[str] = None  # on the underlay; default .2, .3... in node order
     bridge: Optional[Bridge] = field(default_factory=Bridge)
-    ip_forward: bool = False
-    masquerade: bool = False  # Docker's `-s SUBNET ! -o docker0 -j MASQUERADE`, in nftables
+    ip_forward: Optional[bool] = None  # default: docker (and a bridge)
+    masquerade: Optional[bool] = None  # Docker's `-s SUBNET ! -o docker0 -j MASQUERADE`; default: docker
     underlay: bool = True
+    docker: bool = True
+    userland_proxy: bool = True
+
+    def dockerd(self):
+        """True where dockerd's networking applies: a Docker node with a bridge."""
+        return self.docker is True and self.bridge is not None
+
+    def forwards(self):
+        return self.dockerd() if self.ip_forward is None else self.ip_forward
+
+    def masquerades(self):
+        return self.dockerd() if self.masquerade is None else self.masquerade
 
 
 @_short
@@ -283,8 +307,9 @@ class Topology:
 
     @checked_call
     def add_node(self, name: str, **options) -> "Node":
-        """Add a node (a host). Options: address, bridge (a Bridge, a dict or None),
-        ip_forward, masquerade, underlay (False: not on the underlay)."""
+        """Add a node (a host): a Docker host as dockerd leaves it unless ``docker=False``.
+        Options: address, bridge (a Bridge, a dict or None), ip_forward, masquerade,
+        underlay (False: not on the underlay), docker, userland_proxy (see :class:`Node`)."""
         _need_str(name, "add_node", "the node's name")
         bridge = options.get("bridge", Bridge())
         if isinstance(bridge, dict):

@@ -283,9 +283,12 @@ def _check_nodes(c):
     used = c.under_used
     for node in topo.nodes.values():
         what = f"node {node.name!r}"
-        c.flag(node.ip_forward, f"{what}: ip_forward")
-        c.flag(node.masquerade, f"{what}: masquerade")
+        for key in ("ip_forward", "masquerade"):
+            if getattr(node, key) is not None:
+                c.flag(getattr(node, key), f"{what}: {key}")
         c.flag(node.underlay, f"{what}: underlay")
+        c.flag(node.docker, f"{what}: docker")
+        c.flag(node.userland_proxy, f"{what}: userland_proxy")
         address = None
         if node.underlay and c.has_underlay:
             if node.address is not None:

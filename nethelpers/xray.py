@@ -296,6 +296,10 @@ class _Namespaces:
     def _engine(self):
         return self
 
+    def settle(self):
+        """A capture settles its lab first; a real host's kernel is not the lab's to wait for."""
+        return 0.0
+
     def call_fds(self, method, points, bpf=None, promisc=False, rcvbuf=4 << 20):
         import threading
 
@@ -375,10 +379,11 @@ def snapshot(x):
 
 
 def lab_topology(x, name="xraylab"):
-    """The hand-built twin of ``x``: node1 with as many containers (c1, c2...) as x found."""
+    """The hand-built twin of ``x``: node1 (a default node: a Docker host) with as many
+    containers (c1, c2...) as x found."""
     from .topology import Topology
     t = Topology(name)
-    t.add_node("node1", ip_forward=True, masquerade=True)
+    t.add_node("node1")
     for i, _ in enumerate(x.containers, 1):
         t.add_container(f"c{i}", node="node1")
     return t

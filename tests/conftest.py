@@ -88,10 +88,10 @@ def two_nodes_file():
 
 @pytest.fixture
 def two_nodes():
-    """node1 (c1) and node2 on the underlay 10.168.0.0/24; no forwarding, no NAT yet."""
+    """node1 (c1) and node2 on the underlay 10.168.0.0/24; not Docker hosts: no forwarding, no NAT yet."""
     topo = Topology("two-nodes")
-    topo.add_node("node1")
-    topo.add_node("node2")
+    topo.add_node("node1", docker=False)
+    topo.add_node("node2", docker=False)
     topo.add_container("c1", node="node1")
     with Lab(topo) as lab:
         yield lab

@@ -24,6 +24,8 @@ BASE_CACHE = ROOT / "build" / "docker-base"
 # sandbox mount its own /proc under Docker's masked paths. Docker's default seccomp profile is fine.
 CAPABILITIES = ["NET_ADMIN", "SYS_ADMIN"]
 SECURITY_OPTIONS = []
+# What the image tests start dockerd with: nothing in any network namespace changes.
+NETWORK_OFF = ["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"]
 RUN_OPTIONS = [arg for cap in CAPABILITIES for arg in ("--cap-add", cap)] + \
               [arg for opt in SECURITY_OPTIONS for arg in ("--security-opt", opt)]
 
@@ -44,10 +46,11 @@ class Engine:
     """A private dockerd, driven by Debian's docker client.
 
     With ``netns`` (a path such as /proc/PID/ns/net), dockerd runs in that network namespace, so the
-    bridges of user-defined networks are made there and not in the host's.
+    bridges of user-defined networks are made there and not in the host's. ``network``: dockerd's
+    networking options (default: all off; ``[]`` for Docker's defaults, only ever with ``netns``).
     """
 
-    def __init__(self, top, netns=None):
+    def __init__(self, top, netns=None, network=NETWORK_OFF):
         self.top = top
         self.sock = top / "docker.sock"
         self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}", DOCKER_CONFIG=str(top / "client"),
@@ -59,7 +62,7 @@ class Engine:
         self.proc = subprocess.Popen(
             [*prefix, DOCKERD, f"--config-file={config}", f"--data-root={top / 'data'}",
              f"--exec-root={top / 'exec'}", f"--pidfile={top / 'dockerd.pid'}", "-H", f"unix://{self.sock}",
-             "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"],
+             *network],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while self.docker("version", check=False).returncode != 0:

@@ -125,7 +125,7 @@ def test_commands_rebuild_the_same_lab_by_hand(two_nodes):
     """The printed ip/bridge/nft commands, run by a shell in a fresh sandbox, give the same kernel state."""
     script = two_nodes.commands()
     dump = "\n".join(
-        f"echo '=== {ns}'; ip -n {ns} -j -d link show; ip -n {ns} -j addr show; ip -n {ns} -j route show"
+        f"echo '=== {ns}'; ip -n {ns} -j -d link show; ip -n {ns} -4 -j addr show; ip -n {ns} -j route show"
         for ns in two_nodes.namespaces
     )
     shell = f"set -e\nexport PATH=$PATH:/usr/sbin:/sbin\nmount -t tmpfs tmpfs /run\nmkdir -p /run/netns\n{script}\n{dump}\n"

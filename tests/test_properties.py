@@ -99,7 +99,7 @@ def test_check_answers_any_file_without_a_traceback(scratch, data, suffix):
 
 def dump_script(namespaces):
     return "\n".join(
-        f"echo '=== {ns}'; ip -n {ns} -j -d link show; ip -n {ns} -j addr show; ip -n {ns} -j route show"
+        f"echo '=== {ns}'; ip -n {ns} -j -d link show; ip -n {ns} -4 -j addr show; ip -n {ns} -j route show"
         for ns in namespaces
     )
 

@@ -10,6 +10,7 @@ library only: the engine imports nothing else.
 Message layouts follow ``include/uapi/linux/rtnetlink.h`` and ``if_link.h``.
 """
 
+import errno
 import ipaddress
 import os
 import socket
@@ -33,7 +34,7 @@ IFLA_OPERSTATE, IFLA_CARRIER = 16, 33
 IF_OPER_UNKNOWN, IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN, IF_OPER_UP = 0, 2, 5, 6
 
 IFF_UP = 0x1
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 10, 18
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_TXQLEN, IFLA_LINKINFO = 1, 3, 4, 10, 13, 18
 IFLA_NET_NS_FD = 28
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
@@ -41,7 +42,8 @@ IFLA_BR_AGEING_TIME = 4
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
 IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT = 7, 15
 
-IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
+IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 4, 8
+IFA_F_DADFAILED, IFA_F_TENTATIVE = 0x08, 0x40
 RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RTN_UNICAST = 254, 3, 0, 253, 1
 RTNH_F_ONLINK = 4
@@ -143,20 +145,35 @@ class Rtnl:
         body = _ifinfo(self.index[name], up=True)
         self.request(RTM_NEWLINK, body, flags=0)
 
-    def bridge(self, name, mac, mtu, ageing=None):
+    def bridge(self, name, mac, mtu, ageing=None, txqlen=None):
         data = [_u32(IFLA_BR_AGEING_TIME, ageing * 100)] if ageing is not None else []
         info = _nest(IFLA_LINKINFO, _str(IFLA_INFO_KIND, "bridge"), *([_nest(IFLA_INFO_DATA, *data)] if data else []))
-        body = _ifinfo(self.reserve(name)) + _str(IFLA_IFNAME, name) + _mac(IFLA_ADDRESS, mac) + _u32(IFLA_MTU, mtu) + info
+        body = _ifinfo(self.reserve(name)) + _str(IFLA_IFNAME, name) + _mac(IFLA_ADDRESS, mac) + _u32(IFLA_MTU, mtu)
+        body += _u32(IFLA_TXQLEN, txqlen) if txqlen is not None else b""
+        body += info
         self.request(RTM_NEWLINK, body)
 
-    def veth(self, name, peer, peer_rtnl, peer_nsfd, mac=None, peer_mac=None, mtu=None, master=None, up=False):
-        """Create a veth pair here, its peer straight in ``peer_rtnl``'s namespace."""
+    def veth(self, name, peer, peer_rtnl, peer_nsfd, mac=None, peer_mac=None, mtu=None, master=None, up=False,
+             txqlen=None, indexes_here=False):
+        """Create a veth pair here, its peer straight in ``peer_rtnl``'s namespace.
+
+        ``indexes_here``: both ends take their index from this namespace's count, the peer
+        first, as when a pair is made here and one end moved (what Docker does): the peer
+        keeps the index it had here."""
+        txq = _u32(IFLA_TXQLEN, txqlen) if txqlen is not None else b""
         peer_attrs = _str(IFLA_IFNAME, peer)
         peer_attrs += _mac(IFLA_ADDRESS, peer_mac) if peer_mac else b""
         peer_attrs += _u32(IFLA_MTU, mtu) if mtu else b""
+        peer_attrs += txq
         if peer_rtnl is not self:
             peer_attrs += _u32(IFLA_NET_NS_FD, peer_nsfd)
-        peer_index = peer_rtnl.reserve(peer)
+        if indexes_here and peer_rtnl is not self:
+            peer_index = self.reserve(f"(peer {peer})")
+            del self.index[f"(peer {peer})"]
+            peer_rtnl.index[peer] = peer_index
+            peer_rtnl.next_index = max(peer_rtnl.next_index, peer_index + 1)
+        else:
+            peer_index = peer_rtnl.reserve(peer)
         info = _nest(
             IFLA_LINKINFO,
             _str(IFLA_INFO_KIND, "veth"),
@@ -165,6 +182,7 @@ class Rtnl:
         body = _ifinfo(self.reserve(name), up=up) + _str(IFLA_IFNAME, name)
         body += _mac(IFLA_ADDRESS, mac) if mac else b""
         body += _u32(IFLA_MTU, mtu) if mtu else b""
+        body += txq
         body += _u32(IFLA_MASTER, self.index[master]) if master else b""
         try:
             self.request(RTM_NEWLINK, body + info)
@@ -238,15 +256,54 @@ class Rtnl:
                 offset += (length + 3) & ~3
 
     def link_states(self):
-        """``{name: (admin up, carrier, operstate)}`` for every interface (one dump)."""
+        """``{name: (admin up, carrier, operstate)}`` for every interface.
+
+        Each interface is asked for by itself after a dump has named them: the kernel first
+        runs any link event it still holds for that interface (``linkwatch_sync_dev``), which a
+        dump does not. A bridge's event can wait there up to a second even when it will not
+        change the state (its carrier went off and on again), and running it is not idle: IPv6
+        sends its multicast listener reports again on it. So, asked this way, nothing is left
+        to happen later by itself.
+        """
+        indexes = [struct.unpack_from("i", msg, 20)[0]
+                   for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()) if mtype == RTM_NEWLINK]
         states = {}
-        for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()):
-            if mtype == RTM_NEWLINK:
-                flags = struct.unpack_from("I", msg, 24)[0]
-                attrs = _attrs(msg, 32)
-                carrier, oper = attrs.get(IFLA_CARRIER, b"\0"), attrs.get(IFLA_OPERSTATE, b"\0")
-                states[_text(attrs.get(IFLA_IFNAME))] = (bool(flags & IFF_UP), bool(carrier[0]), oper[0])
+        for index in indexes + indexes:  # twice: a port's event, once run, can give its bridge one
+            msg = self._get(RTM_GETLINK, _ifinfo(index))
+            if msg is None:  # gone since the dump
+                continue
+            flags = struct.unpack_from("I", msg, 24)[0]
+            attrs = _attrs(msg, 32)
+            carrier, oper = attrs.get(IFLA_CARRIER, b"\0"), attrs.get(IFLA_OPERSTATE, b"\0")
+            states[_text(attrs.get(IFLA_IFNAME))] = (bool(flags & IFF_UP), bool(carrier[0]), oper[0])
         return states
+
+    def _get(self, kind, body):
+        """The answer to one (not dump) request, or None if the kernel answers ENODEV."""
+        self.seq += 1
+        self.sock.send(struct.pack("IHHII", 16 + len(body), kind, NLM_F_REQUEST, self.seq, 0) + body)
+        while True:
+            data = self.sock.recv(1 << 16)
+            length, mtype, _, seq = struct.unpack_from("IHHI", data)
+            if seq != self.seq:
+                continue
+            if mtype == NLMSG_ERROR:
+                (code,) = struct.unpack_from("i", data, 16)
+                if code == -errno.ENODEV:
+                    return None
+                raise NetlinkError(-code, os.strerror(-code))
+            return data[:length]
+
+    def tentative(self):
+        """Whether an IPv6 address here is still tentative (its DAD work not run yet; one
+        whose DAD failed stays tentative for good and does not count)."""
+        for mtype, msg in self.dump(RTM_GETADDR, struct.pack("BBBBI", socket.AF_INET6, 0, 0, 0, 0)):
+            if mtype == RTM_NEWADDR:
+                flags = _attrs(msg, 24).get(IFA_FLAGS)
+                flags = struct.unpack("I", flags)[0] if flags and len(flags) == 4 else msg[18]
+                if flags & IFA_F_TENTATIVE and not flags & IFA_F_DADFAILED:
+                    return True
+        return False
 
     def links(self):
         """Every interface here, as records of plain data (see :func:`_link_record`)."""

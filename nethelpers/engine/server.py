@@ -31,6 +31,7 @@ from . import labspace
 from .labproc import communicate, guard_engine, kill_group, lab_child, lab_environment, reap_orphans, use_lab_space
 from .netlink import NetlinkError, Rtnl, dump_namespace
 from .packet import packet_socket
+from .proxy import PROGRAM as PROXY_PROGRAM
 
 
 class StepError(Exception):
@@ -85,6 +86,8 @@ class Engine:
             started = time.perf_counter()
             try:
                 STEPS[op](self, ns, **args)
+                if op in LINK_STEPS:  # what the kernel does after this step, anywhere, before the next one
+                    self.settle()
                 total, count = timing.get(op, (0.0, 0))
                 timing[op] = (total + time.perf_counter() - started, count + 1)
             except (OSError, subprocess.SubprocessError, StepError, TypeError) as e:
@@ -107,12 +110,12 @@ class Engine:
     def _step_up(self, ns, dev):
         self._rtnl(ns).link_up(dev)
 
-    def _step_bridge(self, ns, name, mac, mtu, ageing):
-        self._rtnl(ns).bridge(name, mac, mtu, ageing)
+    def _step_bridge(self, ns, name, mac, mtu, ageing, txqlen=None):
+        self._rtnl(ns).bridge(name, mac, mtu, ageing, txqlen)
 
-    def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up):
+    def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=None, indexes_here=False):
         fd, peer_rtnl = self.namespaces[peer_ns]
-        self._rtnl(ns).veth(name, peer, peer_rtnl, fd, mac, peer_mac, mtu, master, up)
+        self._rtnl(ns).veth(name, peer, peer_rtnl, fd, mac, peer_mac, mtu, master, up, txqlen, indexes_here)
 
     def _step_addr(self, ns, dev, address):
         self._rtnl(ns).addr(dev, address)
@@ -136,6 +139,34 @@ class Engine:
         result = self.exec(ns, ["nft", "-f", "-"], input=rules.encode(), timeout=30)
         if result["returncode"] != 0:
             raise StepError(result["stderr"].decode(errors="replace").strip())
+
+    def _step_iptables(self, ns, rules):
+        result = self.exec(ns, ["iptables-nft-restore"], input=rules.encode(), timeout=30)
+        if result["returncode"] != 0:
+            raise StepError(result["stderr"].decode(errors="replace").strip())
+
+    def _step_proxy(self, ns, port, to_address, to_port, python):
+        """docker-proxy's part: listen on the node's ``port``, IPv4 and IPv6 as Docker 20.10 does
+        (before this returns, so a client right after the build finds it), and relay each
+        connection to the container, from a lab process that inherits the listening sockets."""
+        listeners = []
+        self.enter(ns)
+        try:
+            for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+                listener = socket.socket(family, socket.SOCK_STREAM)
+                listeners.append(listener)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                listener.bind((address, int(port)))
+                listener.listen(128)
+            fds = [listener.fileno() for listener in listeners]
+            self._spawn(ns, [python, "-c", PROXY_PROGRAM, ",".join(map(str, fds)), str(to_address), str(int(to_port))],
+                        pass_fds=fds)
+        finally:
+            self.enter(None)
+            for listener in listeners:
+                listener.close()
 
     def _step_process(self, ns, argv, name):
         self.spawn(ns, argv)
@@ -170,23 +201,37 @@ class Engine:
         return {ns: dump_namespace(self.namespaces[ns][1], {o: fd for o, fd in fds.items() if o != ns})
                 for ns in namespaces or list(self.namespaces)}
 
-    def settle(self, timeout=2.0):
-        """Wait until every interface's operational state agrees with its carrier.
+    def settle(self, timeout=2.0, namespaces=None):
+        """Wait until the kernel has done what it still owes the lab's interfaces.
 
-        The kernel sets a carrier at once but reports the state `ip` prints (UP, DOWN, and a
-        route's `linkdown`) through its link watcher, up to a second later for a bridge, and
-        announces each change to netlink's link group. So: subscribe in every namespace, check,
-        and check a namespace again only when it announces a change. Returns the seconds
-        waited; interfaces still changing at the timeout are left so.
+        That is: every interface's operational state agrees with its carrier (the kernel sets a
+        carrier at once but reports the state `ip` prints, UP, DOWN and a route's `linkdown`,
+        through its link watcher, up to a second later for a bridge), no IPv6 address is
+        tentative (its link-local address, and the listener reports that come with it, wait
+        for a work queue), and no multicast listener report waits on its timer. Outputs must
+        not depend on when a report went out: one sent during a capture, or before one port of
+        a bridge rather than after, changes what a lesson shows.
+
+        The first two are announced on netlink (links, IPv6 addresses): subscribe in every
+        namespace, check, and check a namespace again when it announces a change. A report's
+        timer ends unannounced, so a namespace waiting only for one is read again after
+        :data:`REPORT_RECHECK` s (Docker nodes send their repeat at once: see
+        ``nethelpers.plan.DOCKER_NODE_IPV6``). ``namespaces``: only these (default: all).
+        Returns the seconds waited; what is still pending at the timeout is left so.
         """
         started = time.monotonic()
+        namespaces = list(self.namespaces if namespaces is None else namespaces)
         watchers = {}
         try:
-            for ns in self.namespaces:
+            for ns in namespaces:
                 self.enter(ns)
-                watchers[ns] = _link_watcher()  # before the check: no change slips between
+                watchers[ns] = _change_watcher()  # before the check: no change slips between
             self.enter(None)
-            pending = {ns for ns in self.namespaces if not self._settled(ns)}
+            pending = {}
+            for ns in namespaces:
+                waiting = self._pending(ns)
+                if waiting:
+                    pending[ns] = waiting
             poller = select.poll()
             by_fd = {}
             for ns in pending:
@@ -196,26 +241,40 @@ class Engine:
                 wait = timeout - (time.monotonic() - started)
                 if wait <= 0:
                     break
-                for fd, _ in poller.poll(wait * 1000):
-                    ns = by_fd[fd]
+                if "reports" in pending.values():
+                    wait = min(wait, REPORT_RECHECK)
+                announced = {by_fd[fd] for fd, _ in poller.poll(wait * 1000)}
+                for ns in announced:
                     _drain_notifications(watchers[ns])
-                    if ns in pending and self._settled(ns):
-                        pending.discard(ns)
-                        poller.unregister(fd)
+                for ns in [ns for ns, waiting in pending.items() if ns in announced or waiting == "reports"]:
+                    waiting = self._pending(ns)
+                    if waiting:
+                        pending[ns] = waiting
+                    else:
+                        del pending[ns]
+                        poller.unregister(watchers[ns])
         finally:
             self.enter(None)
             for sock in watchers.values():
                 sock.close()
         return time.monotonic() - started
 
-    def _settled(self, ns):
+    def _pending(self, ns):
+        """What ``ns`` still waits for: "links", "addresses", "reports", or None (nothing)."""
         from .netlink import IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN, IF_OPER_UNKNOWN, IF_OPER_UP
 
-        for up, carrier, oper in self.namespaces[ns][1].link_states().values():
+        rtnl = self.namespaces[ns][1]
+        for up, carrier, oper in rtnl.link_states().values():
             if up and ((carrier and oper not in (IF_OPER_UP, IF_OPER_UNKNOWN))
                        or (not carrier and oper not in (IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN))):
-                return False
-        return True
+                return "links"
+        self.enter(ns)
+        try:
+            if _without_dad() and rtnl.tentative():
+                return "addresses"
+            return "reports" if _report_timer_running() else None
+        finally:
+            self.enter(None)
 
     def cancel(self):
         """A cancel that arrived after its request had ended: nothing left to stop."""
@@ -235,11 +294,16 @@ class Engine:
     def spawn(self, ns, argv, env=None):
         """Start ``argv`` in the background in ``ns``; its output goes to a log. Returns its pid
         as the lab sees it (lab commands can ``kill`` it, read its ``/proc`` entries)."""
+        return self._spawn(ns, argv, env)
+
+    def _spawn(self, ns, argv, env=None, pass_fds=()):
+        """:meth:`spawn`, the child inheriting ``pass_fds`` (the engine's own steps only)."""
         os.makedirs(LOG_DIR, exist_ok=True)
         log = f"{LOG_DIR}/{len(self.processes)}-{time.monotonic_ns()}.log"
         try:
             with open(log, "wb") as f:
-                proc = self._popen(ns, argv, env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+                proc = self._popen(ns, argv, env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                   pass_fds=pass_fds)
         except BaseException:
             os.unlink(log)  # a spawn that failed leaves nothing behind
             raise
@@ -348,6 +412,10 @@ def _drain(fd):
         pass
 
 
+# Steps that change an interface's state: the kernel follows each with work of its own (a link
+# event, an IPv6 address and listener reports), done before the next step, so a bridge's reports
+# reach the ports it has at that step, whatever the timing.
+LINK_STEPS = {"up", "bridge", "veth", "vxlan"}
 STEPS = {op[len("_step_"):]: getattr(Engine, op) for op in vars(Engine) if op.startswith("_step_")}
 
 # The requests a client may make: this table, nothing else (no lookup by name on the engine).
@@ -438,15 +506,39 @@ def main(fd):
         os._exit(0)
 
 
-RTMGRP_LINK = 1
+RTMGRP_LINK, RTMGRP_IPV6_IFADDR = 0x1, 0x100
+MAF_TIMER_RUNNING = 0x01  # include/net/if_inet6.h
+REPORT_RECHECK = 0.001  # s: how soon a namespace waiting only for a report timer is read again
 
 
-def _link_watcher():
-    """A netlink socket of the current namespace that hears every link change (RTMGRP_LINK)."""
+def _change_watcher():
+    """A netlink socket of the current namespace that hears every link and IPv6 address change."""
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-    sock.bind((0, RTMGRP_LINK))
+    sock.bind((0, RTMGRP_LINK | RTMGRP_IPV6_IFADDR))
     sock.setblocking(False)
     return sock
+
+
+def _without_dad():
+    """Whether the current namespace skips duplicate address detection (as a Docker node does):
+    then a tentative address only waits for its work queue. With DAD on, it waits a second or
+    more by design, and a lab that asked for that gets no wait for it."""
+    try:
+        with open("/proc/sys/net/ipv6/conf/all/accept_dad") as f:
+            return int(f.read()) < 1
+    except FileNotFoundError:  # IPv6 not in this kernel
+        return False
+
+
+def _report_timer_running():
+    """Whether a multicast listener report of the current namespace waits on its timer
+    (MAF_TIMER_RUNNING in the flags column of /proc/net/igmp6, read for this thread's namespace)."""
+    try:
+        with open("/proc/thread-self/net/igmp6") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:  # IPv6 not in this kernel
+        return False
+    return any(int(line.split()[4], 16) & MAF_TIMER_RUNNING for line in lines if len(line.split()) == 6)
 
 
 def _drain_notifications(sock):
