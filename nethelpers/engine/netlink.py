@@ -322,20 +322,10 @@ class Rtnl:
 
     def netnsid(self, nsfd):
         """The id this namespace gives the namespace of ``nsfd``, or None if it gave none."""
-        self.seq += 1
-        body = struct.pack("Bxxx", socket.AF_UNSPEC) + _u32(NETNSA_FD, nsfd)
-        self.sock.send(struct.pack("IHHII", 16 + len(body), RTM_GETNSID, NLM_F_REQUEST, self.seq, 0) + body)
-        while True:
-            data = self.sock.recv(1 << 16)
-            length, mtype, _, seq = struct.unpack_from("IHHI", data)
-            if seq != self.seq:
-                continue
-            if mtype == NLMSG_ERROR:
-                (code,) = struct.unpack_from("i", data, 16)
-                raise NetlinkError(-code, os.strerror(-code))
-            nsid = _attrs(data[:length], 20).get(NETNSA_NSID)
-            value = struct.unpack("i", nsid)[0] if nsid and len(nsid) == 4 else -1
-            return value if value >= 0 else None
+        answer = self._get(RTM_GETNSID, struct.pack("Bxxx", socket.AF_UNSPEC) + _u32(NETNSA_FD, nsfd))
+        nsid = _attrs(answer, 20).get(NETNSA_NSID) if answer else None
+        value = struct.unpack("i", nsid)[0] if nsid and len(nsid) == 4 else -1
+        return value if value >= 0 else None
 
 
 def dump_namespace(rtnl, others):
