@@ -44,6 +44,7 @@ class Engine:
         self.base = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         self.current = None  # the namespace the main thread is in; None for the engine's own
         self.namespaces = {}  # name -> (fd, Rtnl)
+        self.hubs = set()  # namespaces with a bridge or a VXLAN device: where a port's change echoes
         self.processes = {}  # pid -> (Popen, namespace, argv, log path)
         self.cut = set()  # logs that may have lost output: /run was full while they ran
 
@@ -86,8 +87,8 @@ class Engine:
             started = time.perf_counter()
             try:
                 STEPS[op](self, ns, **args)
-                if op in LINK_STEPS:  # what the kernel does after this step, anywhere, before the next one
-                    self.settle()
+                if op in LINK_STEPS:  # what the kernel does after this step, before the next one
+                    self.settle(namespaces=self._echoes(ns, args))
                 total, count = timing.get(op, (0.0, 0))
                 timing[op] = (total + time.perf_counter() - started, count + 1)
             except (OSError, subprocess.SubprocessError, StepError, TypeError) as e:
@@ -95,6 +96,15 @@ class Engine:
                 raise StepError(f"`{command}` failed: {detail}") from None
         self.enter(None)
         return timing
+
+    def _echoes(self, ns, args):
+        """Where a link step's consequences can wait: its namespace, its veth peer's, and every
+        namespace with a bridge or a VXLAN device (a port that comes up changes its bridge's
+        carrier, and the bridge then reports again). Not every namespace: a build of a
+        thousand containers would read all of them after each step. ``Lab`` settles the whole
+        lab once the build is done."""
+        touched = {ns, args.get("peer_ns")} | self.hubs
+        return [name for name in self.namespaces if name in touched]
 
     def _step_netns(self, ns):
         self.create_namespace(ns)
@@ -112,6 +122,7 @@ class Engine:
 
     def _step_bridge(self, ns, name, mac, mtu, ageing, txqlen=None):
         self._rtnl(ns).bridge(name, mac, mtu, ageing, txqlen)
+        self.hubs.add(ns)
 
     def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=None, indexes_here=False):
         fd, peer_rtnl = self.namespaces[peer_ns]
@@ -126,6 +137,7 @@ class Engine:
     def _step_vxlan(self, ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
         rtnl = self._rtnl(ns)
         rtnl.vxlan(name, vni, dstport, local, remote, dev, learning, mac, mtu)
+        self.hubs.add(ns)
         if master:
             rtnl.set_master(name, master)
 
