@@ -17,50 +17,17 @@ so a notebook cell run twice gives the same lab, not two.
 
 import os
 import shlex
-import stat
-import sys
 import threading
 import weakref
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from . import state
+from .names import LAB_PYTHON  # noqa: F401  (part of the API: nethelpers.LAB_PYTHON)
 from .errors import CommandError, EngineError, ShellSyntaxError, TopologyError, UsageError, checked_call
 from .sandbox import EngineClient
 from .topology import Topology
 
-def _lab_python():
-    """The Python that lab commands can run: this one's interpreter without its venv (the
-    system's), when every user may reach it; else the system's ``/usr/bin/python3``.
-
-    Lab root is not the notebook's user when root builds a lab (see :mod:`nethelpers.sandbox`),
-    and the notebook's venv may sit where only its owner can go (a checkout under /root).
-    Lab commands get the standard library only.
-    """
-    for candidate in (os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable),
-                      "/usr/bin/python3"):
-        if _everyone_can_run(candidate):
-            return candidate
-    return "python3"
-
-
-def _everyone_can_run(path):
-    try:
-        if not os.stat(path).st_mode & stat.S_IXOTH:
-            return False
-        parent = os.path.dirname(path)
-        while parent != os.path.dirname(parent):
-            if not os.stat(parent).st_mode & stat.S_IXOTH:
-                return False
-            parent = os.path.dirname(parent)
-    except OSError:
-        return False
-    return True
-
-
-LAB_PYTHON = _lab_python()
-"""A Python interpreter that lab commands can run (standard library only):
-``lab.spawn("c1", [LAB_PYTHON, "-m", "http.server", "80"])``."""
 
 _live = weakref.WeakValueDictionary()  # lab name -> the Lab built under it in this process
 _live_lock = threading.Lock()

@@ -21,7 +21,10 @@ A lab's name must match :data:`LAB_NAME_RE`: the same characters, at most 64 of 
 
 import hashlib
 import ipaddress
+import os
 import re
+import stat
+import sys
 
 IFNAMSIZ = 15
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # matched whole (fullmatch): no trailing newline
@@ -99,3 +102,40 @@ def mac_problem(mac, what="MAC"):
     if int(mac[:2], 16) & 1:
         return f"{what} {mac!r} is a multicast address; a unicast one has an even first byte"
     return None
+
+
+# --- the interpreter lab commands run ---------------------------------------------------
+
+
+def _lab_python():
+    """The Python that lab commands can run: this one's interpreter without its venv (the
+    system's), when every user may reach it; else the system's ``/usr/bin/python3``.
+
+    Lab root is not the notebook's user when root builds a lab (see :mod:`nethelpers.sandbox`),
+    and the notebook's venv may sit where only its owner can go (a checkout under /root).
+    Lab commands get the standard library only.
+    """
+    for candidate in (os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable),
+                      "/usr/bin/python3"):
+        if _everyone_can_run(candidate):
+            return candidate
+    return "python3"
+
+
+def _everyone_can_run(path):
+    try:
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+        parent = os.path.dirname(path)
+        while parent != os.path.dirname(parent):
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                return False
+            parent = os.path.dirname(parent)
+    except OSError:
+        return False
+    return True
+
+
+LAB_PYTHON = _lab_python()
+"""A Python interpreter that lab commands can run (standard library only):
+``lab.spawn("c1", [LAB_PYTHON, "-m", "http.server", "80"])``."""

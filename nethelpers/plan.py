@@ -400,8 +400,6 @@ def _docker_iptables(topo, r):
 def _proxy_steps(topo, r):
     """docker-proxy's part: a userland proxy on each published TCP port of a Docker node, and
     without it (``userland_proxy=False``) what dockerd sets instead: route_localnet on the bridge."""
-    from .lab import LAB_PYTHON
-
     for node in topo.nodes.values():
         if not node.dockerd():
             continue
@@ -412,4 +410,4 @@ def _proxy_steps(topo, r):
             rc = r.containers[p.container]
             if rc.node == node.name and p.proto == "tcp":
                 yield _step("proxy", node.name, port=p.port, to_address=rc.address, to_port=p.to_port,
-                            python=LAB_PYTHON)
+                            python=names.LAB_PYTHON)

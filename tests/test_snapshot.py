@@ -19,7 +19,13 @@ def test_ping_adds_fdb_entries_and_neighbour_entries(one_node):
     lab = one_node
     with watch(lab) as w:
         assert lab.exec("c1", f"{PING} 172.17.0.3").ok
-    assert w.diff.rows == [
+    bridged_to_iptables = lab.exec("node1", "cat /proc/sys/net/bridge/bridge-nf-call-iptables").stdout.strip() == "1"
+    # On a Docker host whose bridge passes frames to the IPv4 hooks (br_netfilter), node1 tracks even
+    # this bridged ping; that is conntrack's story (08b), not the tables' here.
+    tracked = w.diff.where(table="conntrack").rows
+    assert [(r["namespace"], r["src"], r["dst"]) for r in tracked] == \
+        ([("node1", "172.17.0.2", "172.17.0.3")] if bridged_to_iptables else [])
+    assert [r for r in w.diff.rows if r["table"] != "conntrack"] == [
         # the bridge learned each sender's MAC on the port it came in by
         {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c1"], "dev": lab.veth("c1")},
         {"namespace": "node1", "table": "fdb", "change": "+", "mac": MAC["c2"], "dev": lab.veth("c2")},
@@ -31,13 +37,13 @@ def test_ping_adds_fdb_entries_and_neighbour_entries(one_node):
         {"namespace": "c2", "table": "neighbours", "change": "+", "address": "172.17.0.2", "mac": MAC["c1"],
          "dev": "eth0", "state": "DELAY"},
     ]
-    assert w.diff.columns == ["namespace", "table", "change", "address", "mac", "dev", "state"]
+    assert w.diff.columns[:7] == ["namespace", "table", "change", "address", "mac", "dev", "state"]
     assert w.before["node1", "fdb"].where(kind="learned").rows == []
     assert w.after["c1", "neighbours"].one(address="172.17.0.3")["mac"] == MAC["c2"]
     # the same ping again learns nothing new; states that move with time do not count
     with watch(lab) as again:
         assert lab.exec("c1", f"{PING} 172.17.0.3").ok
-    assert again.diff.rows == []
+    assert [r for r in again.diff.rows if r["table"] != "conntrack"] == []
 
 
 def test_snapshot_reads_the_fdb_only_where_a_bridge_is(one_node):
@@ -71,6 +77,9 @@ def test_masquerade_adds_one_conntrack_entry_on_the_node(two_nodes_file):
     assert w.diff.where(table="conntrack").rows == [
         # node2 answered node1's own address: MASQUERADE rewrote the source on the way out
         {"namespace": "node1", "table": "conntrack", "change": "+", "proto": "icmp", "src": "172.17.0.2",
+         "dst": "10.168.0.3", "reply src": "10.168.0.3", "reply dst": "10.168.0.2"},
+        # node2 is a Docker host too: its conntrack tracks the ping it answers, as node1's address sent it
+        {"namespace": "node2", "table": "conntrack", "change": "+", "proto": "icmp", "src": "10.168.0.2",
          "dst": "10.168.0.3", "reply src": "10.168.0.3", "reply dst": "10.168.0.2"},
     ]
     # flushed, the entry shows as removed
