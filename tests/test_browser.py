@@ -6,6 +6,7 @@ Debian's, driven by Playwright; nothing is downloaded. A screenshot of the finis
 kept in ``build/screenshots/``: the path figure, the Mermaid ladder and the packet explorer.
 """
 
+import contextlib
 import json
 import os
 import secrets
@@ -33,6 +34,25 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (./course test installs it)"),
 ]
 
+
+
+@contextlib.contextmanager
+def _serving(argv, ready_url, what, seconds, **popen):
+    """A local server started from ``argv``, once ``ready_url`` answers 200; stopped afterwards."""
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
+    try:
+        deadline = time.monotonic() + seconds
+        while _status(ready_url) != 200:
+            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, f"{what} did not start in {seconds} s"
+            time.sleep(0.2)
+        yield
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 def _free_port():
     with socket.socket() as s:
@@ -68,26 +88,12 @@ def jupyterlab(tmp_path):
     news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={course / 'notebooks'}", *(["--allow-root"] if os.geteuid() == 0 else [])],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=course,
-    )
+    argv = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={course / 'notebooks'}", *(["--allow-root"] if os.geteuid() == 0 else [])]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while _status(f"{base}/api/status?token={token}") != 200:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "JupyterLab did not start in 60 s"
-            time.sleep(0.2)
+    with _serving(argv, f"{base}/api/status?token={token}", "JupyterLab", 60, env=env, cwd=course):
         yield base, token
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def test_jupyterlab_answers_with_the_token_and_refuses_without(jupyterlab):
@@ -176,19 +182,10 @@ def site_server(course_site):
     """The built course website served by http.server on 127.0.0.1; yields its base url."""
     out, _ = course_site
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(out),
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    argv = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(out), str(port)]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while _status(f"{base}/index.html") != 200:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "http.server did not start in 30 s"
-            time.sleep(0.2)
+    with _serving(argv, f"{base}/index.html", "http.server", 30):
         yield base
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 @pytest.mark.parametrize("edition", ["en", "zh"])
