@@ -23,6 +23,7 @@ import fnmatch
 import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 DOCKER_VERSION = "20.10.24"  # Debian's docker.io, bookworm: the engine the default node mirrors
 CONTAINERS = ("c1", "c2", "c3", "c4")
@@ -30,6 +31,7 @@ PUBLISHED = ("c1", 8080, 80)  # docker run -p 8080:80 on c1
 SERVERS = ("c1", "c2")  # each answers on port 80 with its name and the address it saw
 NODE_ADDRESS, NODE2_ADDRESS = "10.168.0.2", "10.168.0.3"
 RECORD = Path(__file__).parent / "data" / "docker-fidelity.json"
+_FE80 = re.compile(r"fe80::[0-9a-f:]+")
 
 # A TCP server and client, the same program on both sides (the lab's Python, or the host's).
 SERVER = (
@@ -48,34 +50,45 @@ CLIENT = (
     "except OSError as e: print(e.strerror or str(e))\n"
 )
 
-# Fields that differ between any two hosts, and why each may differ. (aspect pattern, field pattern, why)
+class Allowance(NamedTuple):
+    """Why some fields may differ: ``kind`` is ``random`` (they differ between any two Docker
+    hosts too), ``shown`` (the same state, shown otherwise through the lab's user namespace) or
+    ``chosen`` (the lab deviates on purpose, for lessons whose outputs do not depend on timing);
+    ``where``: ``(aspect pattern, field pattern)`` pairs, shell-style."""
+
+    why: str
+    kind: str
+    where: tuple
+
+
 ALLOWED = (
-    ("link *", "address", "MACs the kernel draws at random (docker0, host-side veths, the uplink)"),
-    ("link *", "broadcast", "follows address"),
-    ("link node veth*", "ifname", "veth names: Docker's are random, the lab's derived from its names"),
-    ("link node eth0", "linkinfo.info_slave_data.*", "the uplink: a port of the lab's switch, a plain veth in the reference"),
-    ("link node eth0", "master", "the uplink: a port of the lab's switch, a plain veth in the reference"),
-    ("link node eth0", "link*", "the uplink's peer: on the lab's switch, in another namespace in the reference"),
-    ("link node docker0", "linkinfo.info_data.bridge_id", "follows docker0's MAC"),
-    ("link node docker0", "linkinfo.info_data.root_id", "follows docker0's MAC"),
-    ("link node veth*", "linkinfo.info_slave_data.bridge_id", "follows docker0's MAC"),
-    ("link node veth*", "linkinfo.info_slave_data.root_id", "follows docker0's MAC"),
-    ("link node veth*", "linkinfo.info_slave_data.no", "port numbers follow creation order"),
-    ("link node veth*", "linkinfo.info_slave_data.id", "port numbers follow creation order"),
-    ("addresses *", "*fe80::*", "link-local addresses follow the random MACs"),
-    ("sysctl *", "net.ipv4.ping_group_range", "the lab's user namespace maps one group: the kernel refuses any "
-     "other in the range and shows unmapped ones as 65534 (the lab sets 0 0: its root may ping)"),
-    ("sysctl node", "net.ipv6.conf.*.accept_dad", "no duplicate address detection: no IPv6 address is tentative "
-     "(and its flags timing-dependent) while a lesson reads it, and no neighbour solicitations in captures"),
-    ("sysctl node", "net.ipv6.conf.*.router_solicitations", "no router solicitations, which the kernel sends "
-     "1 to 10 s after a link comes up, into captures taken at any moment"),
-    ("sysctl node", "net.ipv6.conf.*.force_mld_version", "multicast listener reports the MLDv1 way: sent as a "
-     "group is joined and repeated on a timer the lab waits for, not from a work queue whose state nothing shows, "
-     "so none goes out during a capture by timing"),
-    ("sysctl node", "net.ipv6.conf.*.mldv1_unsolicited_report_interval", "the repeated listener report at once, "
-     "during the build, not at a random moment within the next 10 s"),
-    ("sysctl *", "net.ipv4.igmp_link_local_mcast_reports", "the lab sends no IGMP reports for link-local groups: "
-     "they would flood to every container and interleave with the packets a lesson is about"),
+    Allowance("MACs the kernel draws at random, and what follows from them: bridge ids, link-local addresses",
+              "random", (("link *", "address"), ("link node docker0", "linkinfo.info_data.bridge_id"),
+                         ("link node docker0", "linkinfo.info_data.root_id"),
+                         ("link node veth*", "linkinfo.info_slave_data.bridge_id"),
+                         ("link node veth*", "linkinfo.info_slave_data.root_id"),
+                         ("addresses *", "*fe80::*"))),
+    Allowance("veth names: Docker's are random, the lab's derived from its names", "random",
+              (("link node veth*", "ifname"),)),
+    Allowance("the uplink's peer: a port of the lab's switch, a plain veth in another namespace in the reference",
+              "random", (("link node eth0", "link*"), ("link node eth0", "master"),
+                         ("link node eth0", "linkinfo.info_slave_data.*"))),
+    Allowance("no group may ping, on both; the lab's user namespace shows the kernel's empty range (groups 1 "
+              "to 0 of the host) as 65534 65534, since mapping the host's groups 0 and 1 would give them to the lab",
+              "shown", (("sysctl node", "net.ipv4.ping_group_range"),)),
+    Allowance("no duplicate address detection: no IPv6 address is tentative (and its flags timing-dependent) "
+              "while a lesson reads it, and no neighbour solicitations in captures", "chosen",
+              (("sysctl node", "net.ipv6.conf.*.accept_dad"),)),
+    Allowance("no router solicitations, which the kernel sends 1 to 10 s after a link comes up, into captures "
+              "taken at any moment", "chosen", (("sysctl node", "net.ipv6.conf.*.router_solicitations"),)),
+    Allowance("multicast listener reports the MLDv1 way: sent as a group is joined and repeated at once, on a "
+              "timer the lab waits for, not from a work queue whose state nothing shows, so none goes out "
+              "during a capture by timing", "chosen",
+              (("sysctl node", "net.ipv6.conf.*.force_mld_version"),
+               ("sysctl node", "net.ipv6.conf.*.mldv1_unsolicited_report_interval"))),
+    Allowance("the lab sends no IGMP reports for link-local groups: they would flood to every container and "
+              "interleave with the packets a lesson is about", "chosen",
+              (("sysctl *", "net.ipv4.igmp_link_local_mcast_reports"),)),
 )
 
 VOLATILE_LINK = ("stats", "stats64", "linkmode", "group", "operstate", "min_mtu", "max_mtu",
@@ -353,12 +366,25 @@ def _masked(text, macs):
 # --- the comparison --------------------------------------------------------------------------
 
 
+def allowance(aspect, field):
+    """The :class:`Allowance` under which ``field`` of ``aspect`` may differ, or None."""
+    for entry in ALLOWED:
+        for aspect_pattern, field_pattern in entry.where:
+            if fnmatch.fnmatchcase(aspect, aspect_pattern) and fnmatch.fnmatchcase(field, field_pattern):
+                return entry
+    return None
+
+
 def allowed_reason(aspect, field):
     """Why ``field`` of ``aspect`` may differ, or None."""
-    for aspect_pattern, field_pattern, why in ALLOWED:
-        if fnmatch.fnmatchcase(aspect, aspect_pattern) and fnmatch.fnmatchcase(field, field_pattern):
-            return why
-    return None
+    entry = allowance(aspect, field)
+    return entry.why if entry else None
+
+
+def unused(comparison):
+    """The allowances no difference of ``comparison`` needed: each is a reason no longer true."""
+    used = {allowance(aspect, row[0]) for aspect, e in comparison.items() for row in e["fields"]}
+    return [entry.why for entry in ALLOWED if entry not in used]
 
 
 def compare(docker, lab):
@@ -403,27 +429,50 @@ def report(comparison):
 
 def record(comparison):
     """What the fidelity test keeps for notebook 13: the counts, every allowed difference as
-    (aspect, field, why) without the random values, and every other difference with both values."""
+    (aspect, field, why, kind) without the random values (a field named by a link-local address
+    is kept once, its address masked: the record changes only when the comparison does), and
+    every other difference with both values."""
+    allowed = {(aspect, _FE80.sub("fe80::(from the MAC)", f), why) for aspect, e in comparison.items()
+               for f, _, _, why in e["fields"] if why}
+    kinds = {entry.why: entry.kind for entry in ALLOWED}
     return {
         "docker": DOCKER_VERSION,
         "counts": tally(comparison),
-        "allowed": sorted([aspect, f, why] for aspect, e in comparison.items() for f, _, _, why in e["fields"] if why),
+        "allowed": sorted([aspect, f, why, kinds[why]] for aspect, f, why in allowed),
         "different": sorted([aspect, f, a, b] for aspect, e in comparison.items()
                             for f, a, b, why in e["fields"] if not why),
     }
 
 
+VARIANTS = {"--userland-proxy=false": {"userland_proxy": False}}  # dockerd's option: the lab's node options
+
+
+def save(comparison, variant=None, path=RECORD):
+    """Keep ``comparison`` in the record: the default's :func:`record`, or a :data:`VARIANTS`
+    entry's counts under ``variants``."""
+    path = Path(path)
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    if variant is None:
+        kept = dict(record(comparison), variants=kept.get("variants", {}))
+    else:
+        kept.setdefault("variants", {})[variant] = tally(comparison)
+    path.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
+
+
 def allowed_by_reason(kept):
-    """A recorded comparison's allowed differences, one row per reason: how many fields, in which aspects."""
+    """A recorded comparison's allowed differences, one row per reason (in :data:`ALLOWED`'s
+    order): its kind, how many fields, in which aspects."""
     from .state import Table
 
+    order = {entry.why: i for i, entry in enumerate(ALLOWED)}
     rows = {}
-    for aspect, field, why in kept["allowed"]:
-        row = rows.setdefault(why, {"why allowed": why, "fields": 0, "aspects": set()})
+    for aspect, field, why, kind in kept["allowed"]:
+        row = rows.setdefault(why, {"kind": kind, "why allowed": why, "fields": 0, "aspects": set()})
         row["fields"] += 1
         row["aspects"].add(aspect)
-    return Table("differences allowed, and why", ["why allowed", "fields", "aspects"],
-                 [dict(r, aspects=", ".join(sorted(r["aspects"]))) for r in rows.values()])
+    return Table("differences allowed, and why", ["kind", "why allowed", "fields", "aspects"],
+                 [dict(r, aspects=", ".join(sorted(r["aspects"])))
+                  for _, r in sorted(rows.items(), key=lambda item: order.get(item[0], len(order)))])
 
 
 def recorded(path=RECORD):

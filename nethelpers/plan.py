@@ -41,8 +41,9 @@ def _cmd_netns(ns):
     return f"ip netns add {_q(ns)}"
 
 
-def _cmd_sysctl(ns, key, value):
-    return f"ip netns exec {_q(ns)} sysctl -qw {_q(f'{key}={value}')}"
+def _cmd_sysctl(ns, key, value, fallback=None):
+    command = f"ip netns exec {_q(ns)} sysctl -qw {_q(f'{key}={value}')}"
+    return command if fallback is None else f"{command} || {_cmd_sysctl(ns, key, fallback)}"
 
 
 def _cmd_up(ns, dev):
@@ -58,7 +59,8 @@ def _cmd_bridge(ns, name, mac, mtu, ageing, txqlen=None):
     return _ip(ns, "link add", _q(name), "address", _q(mac), "mtu", _q(mtu), *_txqlen(txqlen), "type bridge") + extra
 
 
-def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=None, indexes_here=False):
+def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=None, indexes_here=False,
+              hairpin=False):
     words = ["link add", _q(name)]
     words += ["address", _q(mac)] if mac else []
     words += ["mtu", _q(mtu)] if mtu else []
@@ -71,9 +73,12 @@ def _cmd_veth(ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=No
     words += ["address", _q(peer_mac)] if peer_mac else []
     words += ["mtu", _q(mtu)] if mtu else []
     words += _txqlen(txqlen)
+    lines = [_ip(ns, *words)]
     if moved:  # as Docker does: made here, then one end moved and renamed (it keeps its index)
-        return _ip(ns, *words) + "\n" + _ip(ns, "link set", _q(f"{name}p"), "netns", _q(peer_ns), "name", _q(peer))
-    return _ip(ns, *words)
+        lines.append(_ip(ns, "link set", _q(f"{name}p"), "netns", _q(peer_ns), "name", _q(peer)))
+    if hairpin:
+        lines.append(f"ip netns exec {_q(ns)} bridge link set dev {_q(name)} hairpin on")
+    return "\n".join(lines)
 
 
 def _cmd_addr(ns, dev, address):
@@ -147,6 +152,10 @@ def _cmd_proxy(ns, port, to_address, to_port, python):
             f"-container-ip {_q(to_address)} -container-port {_q(to_port)} &  # Docker's userland proxy")
 
 
+def _cmd_reserve(ns, port, proto, python):
+    return f"# dockerd holds 0.0.0.0:{port}/{proto} in {ns} (a listening socket it never reads): the port is taken"
+
+
 def _cmd_process(ns, argv, name):
     return f"ip netns exec {_q(ns)} {shlex.join(argv)} &  # {name}"
 
@@ -165,6 +174,7 @@ _COMMANDS = {
     "nft": _cmd_nft,
     "iptables": _cmd_iptables,
     "proxy": _cmd_proxy,
+    "reserve": _cmd_reserve,
     "process": _cmd_process,
 }
 
@@ -250,10 +260,14 @@ def _bridge_steps(topo, r):
         yield _step("up", node.name, dev=node.bridge.name)
 
 
-# What dockerd sets in each container's namespace (Docker 20.10's defaults for a container).
+# What dockerd sets in each container's namespace (Docker 20.10's defaults for a container):
+# (key, value, what to write where the kernel refuses the value). The kernel takes a
+# ping_group_range only if both ends are groups of the writer's user namespace: a root run's
+# lab maps group 2147483647 for it (nethelpers.sandbox.PING_GROUP_HIGH); an ordinary user's
+# lab maps group 0 only, and gets "0 0" (its root may ping).
 DOCKER_CONTAINER_SYSCTLS = (
-    ("net.ipv4.ip_unprivileged_port_start", "0"),
-    ("net.ipv4.ping_group_range", "0 0"),  # Docker: 0 2147483647; a lab's user namespace maps group 0 only
+    ("net.ipv4.ip_unprivileged_port_start", "0", None),
+    ("net.ipv4.ping_group_range", "0 2147483647", "0 0"),
 )
 
 
@@ -262,11 +276,14 @@ def _container_steps(topo, r):
         node = topo.nodes[rc.node]
         mtu = node.bridge.mtu  # Docker gives containers their network's MTU
         if node.dockerd():
-            for key, value in DOCKER_CONTAINER_SYSCTLS:
-                yield _step("sysctl", rc.name, key=key, value=value)
+            for key, value, fallback in DOCKER_CONTAINER_SYSCTLS:
+                yield _step("sysctl", rc.name, key=key, value=value, **({"fallback": fallback} if fallback else {}))
         # Docker makes the pair in the node and moves one end: the container's eth0 keeps the
         # index it had there (``veth...@if4`` in the node), and both ends have txqueuelen 0.
-        docker = {"txqlen": 0, "indexes_here": True} if node.dockerd() else {}
+        # Without the userland proxy, Docker turns hairpin mode on: a container reaches its own
+        # published port through the node, its packets DNATed back out the port they came in by.
+        docker = {"txqlen": 0, "indexes_here": True, **({} if node.userland_proxy else {"hairpin": True})} \
+            if node.dockerd() else {}
         yield _step("veth", rc.node, name=rc.veth, peer_ns=rc.name, peer="eth0", mac=rc.veth_mac,
                     peer_mac=rc.mac, mtu=None if mtu == 1500 else mtu, master=rc.bridge, up=True, **docker)
         yield _step("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
@@ -378,19 +395,21 @@ def _docker_iptables(topo, r):
             "-A DOCKER-ISOLATION-STAGE-1 -j RETURN", f"-A DOCKER-ISOLATION-STAGE-2 -o {br} -j DROP",
             "-A DOCKER-ISOLATION-STAGE-2 -j RETURN", "-A DOCKER-USER -j RETURN", "COMMIT",
         ]
-        local = "! -d 127.0.0.0/8 " if node.userland_proxy else ""
+        # The userland proxy answers what the rules leave out: loopback, and containers reaching
+        # a published port through the node. Without it (hairpin mode) the rules take those too.
+        proxy = node.userland_proxy
         nat = [
             "*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
             ":POSTROUTING ACCEPT [0:0]", ":DOCKER - [0:0]",
             "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
-            f"-A OUTPUT {local}-m addrtype --dst-type LOCAL -j DOCKER",
+            f"-A OUTPUT {'! -d 127.0.0.0/8 ' if proxy else ''}-m addrtype --dst-type LOCAL -j DOCKER",
+            *([] if proxy else [f"-A POSTROUTING -o {br} -m addrtype --src-type LOCAL -j MASQUERADE"]),
             *([f"-A POSTROUTING -s {subnet} ! -o {br} -j MASQUERADE"] if node.masquerades() else []),
-            *([] if node.userland_proxy else [f"-A POSTROUTING -o {br} -m addrtype --src-type LOCAL -j MASQUERADE"]),
             *[f"-A POSTROUTING -s {ip}/32 -d {ip}/32 -p {p.proto} -m {p.proto} --dport {p.to_port} -j MASQUERADE"
               for p, ip in published],
-            f"-A DOCKER -i {br} -j RETURN",
-            *[f"-A DOCKER ! -i {br} -p {p.proto} -m {p.proto} --dport {p.port} -j DNAT --to-destination {ip}:{p.to_port}"
-              for p, ip in published],
+            *([f"-A DOCKER -i {br} -j RETURN"] if proxy else []),
+            *[f"-A DOCKER {f'! -i {br} ' if proxy else ''}-p {p.proto} -m {p.proto} --dport {p.port} "
+              f"-j DNAT --to-destination {ip}:{p.to_port}" for p, ip in published],
             "COMMIT",
         ]
         scripts[node.name] = "\n".join(filter_ + nat) + "\n"
@@ -399,12 +418,16 @@ def _docker_iptables(topo, r):
 
 def _proxy_steps(topo, r):
     """docker-proxy's part: a userland proxy on each published TCP port of a Docker node, and
-    without it (``userland_proxy=False``) what dockerd sets instead: route_localnet on the bridge."""
+    without it (``userland_proxy=False``) what dockerd does instead: route_localnet on the
+    bridge, and each published port held by a listening socket of its own (IPv4 only)."""
     for node in topo.nodes.values():
         if not node.dockerd():
             continue
         if not node.userland_proxy:
             yield _step("sysctl", node.name, key=f"net.ipv4.conf.{node.bridge.name}.route_localnet", value="1")
+            for p in topo.publish:
+                if r.containers[p.container].node == node.name:
+                    yield _step("reserve", node.name, port=p.port, proto=p.proto, python=names.LAB_PYTHON)
             continue
         for p in topo.publish:
             rc = r.containers[p.container]

@@ -19,6 +19,7 @@ standard library and needs no right to read the checkout. Its modes (see :func:`
 """
 
 import functools
+import grp
 import fcntl
 import io
 import os
@@ -40,6 +41,11 @@ USERNS = ["--user", "--map-root-user"]
 DOCTOR_HINT = "see `python -m nethelpers doctor`"
 MARKER = "nethelpers.engine"  # in every engine's command line: how `clean` knows one
 ROOT_RUN_IDS = range(0x7FC00000, 0x80000000)  # root runs' lab roots: one id per pid (pid_max is 2**22 at most)
+# Docker's containers let groups 0 to 2**31-1 ping (net.ipv4.ping_group_range), a range whose ends
+# the kernel takes only if both are groups of the lab's user namespace: a root run's lab maps group
+# PING_GROUP_HIGH too, to a host gid of its own above the roots' ids (PING_GROUP_IDS.start + pid).
+PING_GROUP_HIGH = 2**31 - 1
+PING_GROUP_IDS = range(ROOT_RUN_IDS.stop, ROOT_RUN_IDS.stop + len(ROOT_RUN_IDS))
 ENGINE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ")  # the client's, passed on
 
 
@@ -174,12 +180,24 @@ def root_run_id(pid):
 
 
 def _write_maps(pid, uid):
-    for name in ("gid_map", "uid_map"):
+    high = PING_GROUP_IDS.start + (uid - ROOT_RUN_IDS.start)
+    if _group_name(high) is not None:
+        raise PrivilegeError(f"gid {high}, a lab's group for pid {pid}, belongs to the group {_group_name(high)!r}: "
+                             f"labs use gids {PING_GROUP_IDS.start}-{PING_GROUP_IDS.stop - 1}, which no group should have")
+    maps = {"gid_map": f"0 {uid} 1\n{PING_GROUP_HIGH} {high} 1\n", "uid_map": f"0 {uid} 1\n"}
+    for name, text in maps.items():
         try:
             with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(f"0 {uid} 1\n")
+                f.write(text)
         except OSError as e:
             raise PrivilegeError(f"could not map the lab's root to uid {uid} ({name}: {e.strerror}); {DOCTOR_HINT}") from None
+
+
+def _group_name(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return None
 
 
 def _map_root(process, ready, go):

@@ -112,7 +112,9 @@ class Node:
     (iptables-nft, with counters: FORWARD policy DROP, DOCKER, DOCKER-USER,
     DOCKER-ISOLATION-STAGE-1/2, MASQUERADE, DNAT for published ports from PREROUTING and
     OUTPUT), a userland proxy on each published TCP port (``userland_proxy=False``: Docker's
-    ``--userland-proxy=false`` rules instead), txqueuelen 0 on docker0 and the veths, each
+    ``--userland-proxy=false`` instead: hairpin mode on the bridge ports, DNAT from docker0 too,
+    route_localnet, the node's own addresses MASQUERADEd into docker0, each published port held
+    by a socket nothing reads), txqueuelen 0 on docker0 and the veths, each
     veth pair made in the node with Docker's interface indexes, and the containers' sysctls.
     ``docker=False`` builds only what is asked for (notebooks that add the pieces one at a
     time): no forwarding, no rules, no proxy. ``ip_forward`` and ``masquerade`` default to

@@ -50,6 +50,7 @@ RTNH_F_ONLINK = 4
 NDA_DST, NDA_LLADDR = 1, 2
 NUD_PERMANENT, NTF_SELF = 0x80, 0x02
 AF_BRIDGE = 7
+RTM_SETLINK, IFLA_PROTINFO, IFLA_BRPORT_MODE, NLA_F_NESTED = 19, 12, 4, 0x8000
 
 
 class NetlinkError(OSError):
@@ -205,6 +206,11 @@ class Rtnl:
         body += _mac(IFLA_ADDRESS, mac) if mac else b""
         body += _u32(IFLA_MTU, mtu) if mtu else b""
         self.request(RTM_NEWLINK, body + info)
+
+    def hairpin(self, name):
+        """Hairpin mode on bridge port ``name``: a frame may leave by the port it came in by."""
+        protinfo = _attr(IFLA_PROTINFO | NLA_F_NESTED, _u8(IFLA_BRPORT_MODE, 1))
+        self.request(RTM_SETLINK, _ifinfo(self.index[name], family=AF_BRIDGE) + protinfo, flags=0)
 
     def set_master(self, name, master):
         self.request(RTM_NEWLINK, _ifinfo(self.index[name]) + _u32(IFLA_MASTER, self.index[master]), flags=0)

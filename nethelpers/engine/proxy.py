@@ -53,3 +53,7 @@ for loop in loops:
 for loop in loops:
     loop.join()
 '''
+
+# Without the userland proxy, dockerd still takes each published port: it listens on it and
+# never reads (so that nothing else binds it). A lab process holds that socket (its fd in argv[1]).
+HOLD = "import signal, sys\nheld = int(sys.argv[1])\nwhile True:\n    signal.pause()\n"

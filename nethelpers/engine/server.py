@@ -15,6 +15,7 @@ plus file descriptors for capture sockets. Messages are plain data framed by
 the other side of the trust boundary, and runs from a copy of itself (see ``sandbox``).
 """
 
+import errno
 import inspect
 import os
 import resource
@@ -31,7 +32,7 @@ from . import labspace
 from .labproc import communicate, guard_engine, kill_group, lab_child, lab_environment, reap_orphans, use_lab_space
 from .netlink import NetlinkError, Rtnl, dump_namespace
 from .packet import packet_socket
-from .proxy import PROGRAM as PROXY_PROGRAM
+from .proxy import HOLD, PROGRAM as PROXY_PROGRAM
 
 
 class StepError(Exception):
@@ -109,10 +110,19 @@ class Engine:
     def _step_netns(self, ns):
         self.create_namespace(ns)
 
-    def _step_sysctl(self, ns, key, value):
+    def _step_sysctl(self, ns, key, value, fallback=None):
+        """Write ``value`` to ``key`` in ``ns``; ``fallback`` instead where the kernel refuses
+        ``value`` as invalid here (a range of groups that this user namespace does not map)."""
         self.enter(ns)
-        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-            f.write(value)
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            if fallback is None or e.errno != errno.EINVAL:
+                raise
+            with open(path, "w") as f:
+                f.write(fallback)
 
     def _rtnl(self, ns):
         return self.namespaces[ns][1]
@@ -124,9 +134,12 @@ class Engine:
         self._rtnl(ns).bridge(name, mac, mtu, ageing, txqlen)
         self.hubs.add(ns)
 
-    def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=None, indexes_here=False):
+    def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=None, indexes_here=False,
+                   hairpin=False):
         fd, peer_rtnl = self.namespaces[peer_ns]
         self._rtnl(ns).veth(name, peer, peer_rtnl, fd, mac, peer_mac, mtu, master, up, txqlen, indexes_here)
+        if hairpin:
+            self._rtnl(ns).hairpin(name)
 
     def _step_addr(self, ns, dev, address):
         self._rtnl(ns).addr(dev, address)
@@ -179,6 +192,21 @@ class Engine:
             self.enter(None)
             for listener in listeners:
                 listener.close()
+
+    def _step_reserve(self, ns, port, proto, python):
+        """dockerd's port reservation without the userland proxy: ``0.0.0.0:port`` bound (and
+        listened on, for TCP) in ``ns``, held by a lab process that never reads it."""
+        kind = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}[proto]
+        self.enter(ns)
+        try:
+            with socket.socket(socket.AF_INET, kind) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("0.0.0.0", int(port)))
+                if kind == socket.SOCK_STREAM:
+                    sock.listen(128)
+                self._spawn(ns, [python, "-c", HOLD, str(sock.fileno())], pass_fds=[sock.fileno()])
+        finally:
+            self.enter(None)
 
     def _step_process(self, ns, argv, name):
         self.spawn(ns, argv)
