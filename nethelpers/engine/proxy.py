@@ -13,7 +13,7 @@ Docker. Standard library only.
   came for ``IDLE`` s (UDP only; the engine gives :data:`UDP_IDLE`, docker-proxy's
   ``UDPConnTrackTimeout``); the next datagram from that address starts a new one. Datagrams
   are read up to :data:`UDP_BUFFER` bytes, docker-proxy's ``UDPBufSize``: a longer one is cut
-  there.
+  there; an empty one is not relayed (docker-proxy writes until all it read is written: nothing).
 """
 
 PROTOCOLS = ("tcp", "udp")  # what the program relays; docker-proxy also knows sctp, the lab does not
@@ -70,7 +70,8 @@ def replies(listener, upstream, client, flows, lock, idle):
                 data = upstream.recv(BUFFER)
             except ConnectionRefusedError:
                 continue
-            listener.sendto(data, client)
+            if data:
+                listener.sendto(data, client)
             deadline = time.monotonic() + idle
     except OSError:
         pass
@@ -78,6 +79,9 @@ def replies(listener, upstream, client, flows, lock, idle):
         with lock:
             del flows[client]
         upstream.close()
+
+def cannot(target, error):
+    print(f"Can't proxy a datagram to udp/{target[0]}:{target[1]}: {error}", file=sys.stderr, flush=True)
 
 def udp(listener, target):
     flows, lock, idle = {}, threading.Lock(), float(sys.argv[5])
@@ -92,15 +96,16 @@ def udp(listener, target):
                     upstream.connect(address)
                 except OSError as e:
                     upstream.close()
-                    print(f"Can't proxy a datagram to udp/{target[0]}:{target[1]}: {e}", file=sys.stderr, flush=True)
+                    cannot(target, e)
                     continue
                 flows[client] = upstream
                 threading.Thread(target=replies, args=(listener, upstream, client, flows, lock, idle),
                                  daemon=True).start()
         try:
-            upstream.send(data)
+            if data:
+                upstream.send(data)
         except OSError as e:
-            print(f"Can't proxy a datagram to udp/{target[0]}:{target[1]}: {e}", file=sys.stderr, flush=True)
+            cannot(target, e)
 
 relay = {"tcp": tcp, "udp": udp}[sys.argv[1]]
 target = (sys.argv[3], int(sys.argv[4]))
