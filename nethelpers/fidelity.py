@@ -2,7 +2,7 @@
 
 The reference is what ``dockerd`` (Docker Engine 20.10, Debian's ``docker.io`` 20.10.24, with
 its defaults: docker0, iptables, ip-forward, ip-masq, the userland proxy) leaves on a host that
-runs four containers, ``c1`` published with ``-p 8080:80``. The lab twin is
+runs four containers, ``c1`` published with ``-p 8080:80 -p 5300:53/udp``. The lab twin is
 :func:`reference_topology`. :func:`describe` reads either through a *side*: an object with
 
 * ``run(role, argv)`` -> ``(returncode, stdout)``: run ``argv`` in the namespace of ``role``
@@ -11,7 +11,7 @@ runs four containers, ``c1`` published with ``-p 8080:80``. The lab twin is
   ``(role, interface)`` points,
 
 and returns *aspects*: ``{aspect: {field: value}}``, every value plain text. The same commands
-run on both sides (``ip -j -d link``, ``sysctl``, ``iptables -S``, a TCP client, one ping), so a
+run on both sides (``ip -j -d link``, ``sysctl``, ``iptables -S``, a TCP and a UDP client, one ping), so a
 difference is a difference of the kernels' state, not of how it was read. :func:`compare` puts
 two descriptions side by side; a field that differs is *allowed* only where :data:`ALLOWED`
 says why (names and MACs the kernel draws at random). ``tests/test_fidelity.py`` builds both,
@@ -28,7 +28,8 @@ from typing import NamedTuple
 DOCKER_VERSION = "20.10.24"  # Debian's docker.io, bookworm: the engine the default node mirrors
 CONTAINERS = ("c1", "c2", "c3", "c4")
 PUBLISHED = ("c1", 8080, 80)  # docker run -p 8080:80 on c1
-SERVERS = ("c1", "c2")  # each answers on port 80 with its name and the address it saw
+PUBLISHED_UDP = ("c1", 5300, 53)  # and -p 5300:53/udp
+SERVERS = ("c1", "c2")  # each answers on TCP port 80 and UDP port 53 with its name and the address it saw
 NODE_ADDRESS, NODE2_ADDRESS = "10.168.0.2", "10.168.0.3"
 RECORD = Path(__file__).parent / "data" / "docker-fidelity.json"
 _FE80 = re.compile(r"fe80::[0-9a-f:]+")
@@ -46,6 +47,27 @@ CLIENT = (
     "import socket,sys\n"
     "try:\n"
     " c=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=3);print(c.recv(200).decode() or 'closed')\n"
+    "except socket.timeout: print('no answer (dropped)')\n"
+    "except OSError as e: print(e.strerror or str(e))\n"
+)
+# The same for UDP: one datagram each way. The client's socket is not connected, so it also
+# takes a reply from another address than it asked (docker-proxy 20.10 answers from the address
+# the node routes by, not the one the client sent to), and says so: a connected client, as most
+# are, drops that reply.
+UDP_SERVER = (
+    "import socket,sys\n"
+    "s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n"
+    f"s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,0);s.bind(('::',{PUBLISHED_UDP[2]}))\n"
+    "print('ready',flush=True)\n"
+    "while True:\n"
+    " d,a=s.recvfrom(65535);s.sendto(f'{sys.argv[1]} saw {a[0].removeprefix(\"::ffff:\")}'.encode(),a)\n"
+)
+UDP_CLIENT = (
+    "import socket,sys\n"
+    "to=(sys.argv[1],int(sys.argv[2]))\n"
+    "try:\n"
+    " c=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);c.settimeout(3);c.sendto(b'who?',to)\n"
+    " d,a=c.recvfrom(200);print(d.decode()+('' if a==to else f' (from {a[0]}:{a[1]}, not the address asked)'))\n"
     "except socket.timeout: print('no answer (dropped)')\n"
     "except OSError as e: print(e.strerror or str(e))\n"
 )
@@ -120,7 +142,7 @@ CONTAINER_SYSCTLS = (
 
 def reference_topology(name="fidelity", **node_options):
     """The lab twin of the reference host: node1 (a default node), node2 (no bridge, a route to
-    node1's containers), c1..c4 on node1, c1's port 80 published on 8080."""
+    node1's containers), c1..c4 on node1, c1's TCP port 80 published on 8080, its UDP port 53 on 5300."""
     from .topology import Topology
 
     t = Topology(name)
@@ -129,6 +151,7 @@ def reference_topology(name="fidelity", **node_options):
     for c in CONTAINERS:
         t.add_container(c, node="node1")
     t.add_publish(PUBLISHED[0], PUBLISHED[1], PUBLISHED[2])
+    t.add_publish(PUBLISHED_UDP[0], PUBLISHED_UDP[1], PUBLISHED_UDP[2], proto="udp")
     t.add_route("node2", "172.17.0.0/16", via=NODE_ADDRESS)
     return t
 
@@ -152,10 +175,11 @@ class LabSide:
         return self.lab.capture([(self.ns(r), i) for r, i in points], filter=filter)
 
     def start_servers(self):
-        """Start the TCP servers of :data:`SERVERS`; returns once each listens."""
+        """Start the TCP and UDP servers of :data:`SERVERS`; returns once each listens."""
         from .lab import LAB_PYTHON
 
-        procs = [self.lab.spawn(c, [LAB_PYTHON, "-c", SERVER, c]) for c in SERVERS]
+        procs = [self.lab.spawn(c, [LAB_PYTHON, "-c", program, c])
+                 for c in SERVERS for program in (SERVER, UDP_SERVER)]
         for proc in procs:
             _wait_ready(proc.output)
         return procs
@@ -198,9 +222,11 @@ def describe(side, python="python3"):
         aspects[f"iptables -t {table} -S"] = _lines(out if code == 0 else f"error: {out.strip()}")
     code, out = side.run("node", ["iptables", "-t", "nat", "-L", "-n", "-v"])
     aspects["iptables lists nat with counters"] = {"works": str(code == 0 and "pkts bytes" in out)}
-    code, out = side.run("node", ["ss", "-Hltn"])
-    aspects["listening node"] = {" ".join(line.split()[3:5]): "listening" for line in out.splitlines() if line.strip()}
-    aspects["who answers"] = _who_answers(side, python)
+    code, out = side.run("node", ["ss", "-Hltun"])
+    aspects["listening node"] = {" ".join(line.split()[:1] + line.split()[4:6]): "listening"
+                                 for line in out.splitlines() if line.strip()}
+    aspects["who answers"] = who_answers(side, python, "tcp")
+    aspects["who answers (udp)"] = who_answers(side, python, "udp")
     aspects["one ping c1 > c2"] = _ping_packets(side, links, names)
     return aspects
 
@@ -305,28 +331,32 @@ def _veth_sysctls(side, names):
     return out
 
 
-def probes():
-    """``(client role, target address, port)``: every kind of client Docker answers, or not."""
+def probes(published=PUBLISHED):
+    """``(client role, target address, port)``: every kind of client Docker answers, or not, for
+    ``published``, ``(container, port, container port)`` (c1's)."""
     c1_address = "172.17.0.2"
-    port = str(PUBLISHED[1])
+    port, to_port = str(published[1]), str(published[2])
     return (
         ("node2", NODE_ADDRESS, port),  # another node, to the published port
         ("node", NODE_ADDRESS, port),  # the node itself, its own address
         ("node", "127.0.0.1", port),  # the node, loopback
         ("node", "172.17.0.1", port),  # the node, docker0's address
-        ("node", c1_address, "80"),  # the node, the container directly
+        ("node", c1_address, to_port),  # the node, the container directly
         ("c2", NODE_ADDRESS, port),  # another container, through the node's address
         ("c2", "172.17.0.1", port),  # another container, through the gateway
         ("c1", NODE_ADDRESS, port),  # the container itself (hairpin)
-        ("c2", c1_address, "80"),  # container to container
-        ("node2", "172.17.0.3", "80"),  # another node, an unpublished container, routed
+        ("c2", c1_address, to_port),  # container to container
+        ("node2", "172.17.0.3", to_port),  # another node, an unpublished container, routed
     )
 
 
-def _who_answers(side, python):
+def who_answers(side, python="python3", proto="tcp"):
+    """``{"CLIENT -> ADDRESS:PORT": answer}`` for every probe of the published ``proto`` port:
+    the server's name and the source address it saw, or why there was no answer."""
+    client, published = {"tcp": (CLIENT, PUBLISHED), "udp": (UDP_CLIENT, PUBLISHED_UDP)}[proto]
     out = {}
-    for role, address, port in probes():
-        code, text = side.run(role, [python, "-c", CLIENT, address, port])
+    for role, address, port in probes(published):
+        code, text = side.run(role, [python, "-c", client, address, port])
         out[f"{role} -> {address}:{port}"] = text.strip()
     return out
 

@@ -147,8 +147,8 @@ def _cmd_iptables(ns, rules):
     return f"ip netns exec {_q(ns)} iptables-nft-restore <<'{end}'\n{body}\n{end}"
 
 
-def _cmd_proxy(ns, port, to_address, to_port, python):
-    return (f"ip netns exec {_q(ns)} docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port {_q(port)} "
+def _cmd_proxy(ns, proto, port, to_address, to_port, python):
+    return (f"ip netns exec {_q(ns)} docker-proxy -proto {_q(proto)} -host-ip 0.0.0.0 -host-port {_q(port)} "
             f"-container-ip {_q(to_address)} -container-port {_q(to_port)} &  # Docker's userland proxy")
 
 
@@ -417,9 +417,9 @@ def _docker_iptables(topo, r):
 
 
 def _proxy_steps(topo, r):
-    """docker-proxy's part: a userland proxy on each published TCP port of a Docker node, and
-    without it (``userland_proxy=False``) what dockerd does instead: route_localnet on the
-    bridge, and each published port held by a listening socket of its own (IPv4 only)."""
+    """docker-proxy's part: a userland proxy on each published port, TCP or UDP, of a Docker
+    node, and without it (``userland_proxy=False``) what dockerd does instead: route_localnet on
+    the bridge, and each published port held by a socket of its own that nothing reads (IPv4 only)."""
     for node in topo.nodes.values():
         if not node.dockerd():
             continue
@@ -431,6 +431,6 @@ def _proxy_steps(topo, r):
             continue
         for p in topo.publish:
             rc = r.containers[p.container]
-            if rc.node == node.name and p.proto == "tcp":
-                yield _step("proxy", node.name, port=p.port, to_address=rc.address, to_port=p.to_port,
-                            python=names.LAB_PYTHON)
+            if rc.node == node.name:
+                yield _step("proxy", node.name, proto=p.proto, port=p.port, to_address=rc.address,
+                            to_port=p.to_port, python=names.LAB_PYTHON)

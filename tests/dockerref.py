@@ -4,8 +4,8 @@ Debian's dockerd (docker.io 20.10.24) runs with its default networking (docker0,
 iptables-nft, ip-forward, ip-masq, the userland proxy) inside a network namespace of the test's
 own, ``node``; a second namespace, ``node2``, is another host on the same LAN (a veth pair,
 10.168.0.2 and .3, as the lab's underlay), with a route to the containers through ``node``.
-Four containers, ``c1`` published with ``-p 8080:80``; :data:`nethelpers.fidelity.SERVERS`
-answer on port 80 (the host's Python in the container's namespace). Everything dockerd does to
+Four containers, ``c1`` published with ``-p 8080:80 -p 5300:53/udp``; :data:`nethelpers.fidelity.SERVERS`
+answer on TCP port 80 and UDP port 53 (the host's Python in the container's namespace). Everything dockerd does to
 networking happens in ``node``; :meth:`Reference.close` ends dockerd, the containers, the
 namespaces and every mount under the test's directory.
 """
@@ -42,6 +42,15 @@ class Holder:
         self.proc.wait()
 
 
+def _publish(container):
+    """``docker run``'s ``-p`` options for ``container``: fidelity.PUBLISHED, PUBLISHED_UDP."""
+    options = []
+    for (name, port, to_port), suffix in ((fidelity.PUBLISHED, ""), (fidelity.PUBLISHED_UDP, "/udp")):
+        if name == container:
+            options += ["-p", f"{port}:{to_port}{suffix}"]
+    return options
+
+
 class Reference:
     """dockerd with Docker's defaults in ``node``, four containers, servers; a side for describe()."""
 
@@ -67,7 +76,7 @@ class Reference:
         with open(base_tarball(), "rb") as tarball:
             self.engine.docker("import", "-", "debian:bookworm-slim", stdin=tarball)
         for c in fidelity.CONTAINERS:
-            publish = ["-p", f"{fidelity.PUBLISHED[1]}:{fidelity.PUBLISHED[2]}"] if c == fidelity.PUBLISHED[0] else []
+            publish = _publish(c)
             self.engine.docker("run", "-d", "--name", c, "--hostname", c, *publish, "debian:bookworm-slim",
                                "sleep", "infinity")
         self.paths = {"node": node.path, "node2": node2.path}
@@ -75,10 +84,11 @@ class Reference:
             pid = self.engine.docker("inspect", "-f", "{{.State.Pid}}", c).stdout.decode().strip()
             self.paths[c] = f"/proc/{pid}/ns/net"
         for c in fidelity.SERVERS:
-            proc = subprocess.Popen(["nsenter", f"--net={self.paths[c]}", "python3", "-c", fidelity.SERVER, c],
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            self.servers.append(proc)
-            assert proc.stdout.readline().strip() == "ready", f"the server in {c} did not start"
+            for program in (fidelity.SERVER, fidelity.UDP_SERVER):
+                proc = subprocess.Popen(["nsenter", f"--net={self.paths[c]}", "python3", "-c", program, c],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                self.servers.append(proc)
+                assert proc.stdout.readline().strip() == "ready", f"a server in {c} did not start"
 
     def run(self, role, argv, timeout=30):
         result = subprocess.run(["nsenter", f"--net={self.paths[role]}", *argv], capture_output=True, text=True,

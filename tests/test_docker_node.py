@@ -31,18 +31,31 @@ WITHOUT_PROXY = dict(WITH_PROXY, **{
     "c1 -> 10.168.0.2:8080": "c1 saw 172.17.0.1",  # hairpin: back out its own port, MASQUERADEd
 })
 
+# The same for the UDP port (5300 -> 53). docker-proxy answers a client that asked the node's
+# address from 172.17.0.1, the address the node routes by: a connected client would drop it.
+WITH_PROXY_UDP = {key.replace(":8080", ":5300").replace(":80", ":53"): answer for key, answer in WITH_PROXY.items()}
+WITH_PROXY_UDP.update({
+    "c2 -> 10.168.0.2:5300": "c1 saw 172.17.0.1 (from 172.17.0.1:5300, not the address asked)",
+    "c1 -> 10.168.0.2:5300": "c1 saw 172.17.0.1 (from 172.17.0.1:5300, not the address asked)",
+})
+WITHOUT_PROXY_UDP = {key.replace(":8080", ":5300").replace(":80", ":53"): answer
+                     for key, answer in WITHOUT_PROXY.items()}
 
-@pytest.mark.parametrize("userland_proxy, expected", [(True, WITH_PROXY), (False, WITHOUT_PROXY)],
+
+@pytest.mark.parametrize("userland_proxy, expected", [(True, (WITH_PROXY, WITH_PROXY_UDP)),
+                                                      (False, (WITHOUT_PROXY, WITHOUT_PROXY_UDP))],
                          ids=["userland-proxy", "no-userland-proxy"])
 def test_published_port_answers_whom_docker_answers(userland_proxy, expected):
     with Lab(fidelity.reference_topology("dockernode", userland_proxy=userland_proxy)) as lab:
         side = fidelity.LabSide(lab)
         servers = side.start_servers()
         try:
-            assert fidelity._who_answers(side, LAB_PYTHON) == expected
-            listening = lab.exec("node1", ["ss", "-Hltn"]).stdout.split()
-            assert ("[::]:8080" in listening) is userland_proxy  # docker-proxy listens on both families
-            assert "0.0.0.0:8080" in listening  # dockerd takes the port either way
+            assert fidelity.who_answers(side, LAB_PYTHON, "tcp") == expected[0]
+            assert fidelity.who_answers(side, LAB_PYTHON, "udp") == expected[1]
+            listening = lab.exec("node1", ["ss", "-Hltun"]).stdout.split()
+            for port in ("8080", "5300"):
+                assert (f"[::]:{port}" in listening) is userland_proxy  # docker-proxy listens on both families
+                assert f"0.0.0.0:{port}" in listening  # dockerd takes the port either way
             hairpin = lab.exec("node1", ["bridge", "-d", "link", "show"]).stdout.count("hairpin on")
             assert hairpin == (0 if userland_proxy else len(fidelity.CONTAINERS))
         finally:

@@ -32,7 +32,7 @@ from . import labspace
 from .labproc import communicate, guard_engine, kill_group, lab_child, lab_environment, reap_orphans, use_lab_space
 from .netlink import NetlinkError, Rtnl, dump_namespace
 from .packet import packet_socket
-from .proxy import HOLD, PROGRAM as PROXY_PROGRAM
+from . import proxy
 
 
 class StepError(Exception):
@@ -170,24 +170,22 @@ class Engine:
         if result["returncode"] != 0:
             raise StepError(result["stderr"].decode(errors="replace").strip())
 
-    def _step_proxy(self, ns, port, to_address, to_port, python):
-        """docker-proxy's part: listen on the node's ``port``, IPv4 and IPv6 as Docker 20.10 does
-        (before this returns, so a client right after the build finds it), and relay each
-        connection to the container, from a lab process that inherits the listening sockets."""
+    def _step_proxy(self, ns, proto, port, to_address, to_port, python):
+        """docker-proxy's part: listen on the node's ``port`` for ``proto`` (``tcp`` or ``udp``),
+        IPv4 and IPv6 as Docker 20.10 does (before this returns, so a client right after the
+        build finds it), and relay to the container from a lab process that inherits only
+        those sockets (see :mod:`.proxy`)."""
+        if proto not in proxy.PROTOCOLS:
+            raise StepError(f"protocol {proto!r}: the userland proxy relays {' or '.join(proxy.PROTOCOLS)}")
         listeners = []
         self.enter(ns)
         try:
             for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-                listener = socket.socket(family, socket.SOCK_STREAM)
-                listeners.append(listener)
-                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                listener.bind((address, int(port)))
-                listener.listen(128)
+                listeners.append(_proxy_socket(proto, family, address, int(port)))
             fds = [listener.fileno() for listener in listeners]
-            self._spawn(ns, [python, "-c", PROXY_PROGRAM, ",".join(map(str, fds)), str(to_address), str(int(to_port))],
-                        pass_fds=fds)
+            idle = [str(proxy.UDP_IDLE)] if proto == "udp" else []
+            self._spawn(ns, [python, "-c", proxy.PROGRAM, proto, ",".join(map(str, fds)), str(to_address),
+                             str(int(to_port)), *idle], pass_fds=fds)
         finally:
             self.enter(None)
             for listener in listeners:
@@ -196,15 +194,12 @@ class Engine:
     def _step_reserve(self, ns, port, proto, python):
         """dockerd's port reservation without the userland proxy: ``0.0.0.0:port`` bound (and
         listened on, for TCP) in ``ns``, held by a lab process that never reads it."""
-        kind = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}[proto]
+        if proto not in proxy.PROTOCOLS:
+            raise StepError(f"protocol {proto!r}: dockerd holds ports of {' or '.join(proxy.PROTOCOLS)}")
         self.enter(ns)
         try:
-            with socket.socket(socket.AF_INET, kind) as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("0.0.0.0", int(port)))
-                if kind == socket.SOCK_STREAM:
-                    sock.listen(128)
-                self._spawn(ns, [python, "-c", HOLD, str(sock.fileno())], pass_fds=[sock.fileno()])
+            with _proxy_socket(proto, socket.AF_INET, "0.0.0.0", int(port)) as sock:
+                self._spawn(ns, [python, "-c", proxy.HOLD, str(sock.fileno())], pass_fds=[sock.fileno()])
         finally:
             self.enter(None)
 
@@ -464,6 +459,24 @@ REQUESTS = {
     "netlink_dump": Engine.netlink_dump, "settle": Engine.settle, "cancel": Engine.cancel,
     "exec": Engine.exec, "spawn": Engine.spawn, "poll": Engine.poll, "stop": Engine.stop,
 }
+
+
+def _proxy_socket(proto, family, address, port):
+    """A socket bound to ``address:port`` as Go's ``net.Listen``/``net.ListenUDP`` leave it for
+    docker-proxy: IPv6 only on an IPv6 socket; a TCP one reusing its address, and listening."""
+    sock = socket.socket(family, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if proto == "tcp":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        if proto == "tcp":
+            sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _answer(engine, request):
