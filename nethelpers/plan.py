@@ -147,6 +147,18 @@ def _cmd_proxy(ns, port, to_address, to_port, python):
             f"-container-ip {_q(to_address)} -container-port {_q(to_port)} &  # Docker's userland proxy")
 
 
+def _cmd_container_files(ns, hostname, hosts):
+    folder = f"/etc/netns/{ns}"
+    body = hosts.rstrip()
+    end = heredoc_delimiter(body)
+    return (f"mkdir -p {_q(folder)} && echo {_q(hostname)} > {_q(folder + '/hostname')}"
+            f"  # {_q(ns)}'s own files: ip netns exec binds them over /etc\n"
+            f"cat > {_q(folder + '/hosts')} <<'{end}'\n{body}\n{end}\n"
+            f"grep -Ev '^nameserver +(127\\.|::1$|.*:)' /etc/resolv.conf > {_q(folder + '/resolv.conf')}"
+            f"  # Docker's: the host's, less local and IPv6 nameservers (none left: 8.8.8.8, 8.8.4.4)\n"
+            f"# and its own hostname, {_q(hostname)}: a UTS namespace of its own (unshare --uts), as Docker gives it")
+
+
 def _cmd_process(ns, argv, name):
     return f"ip netns exec {_q(ns)} {shlex.join(argv)} &  # {name}"
 
@@ -165,6 +177,7 @@ _COMMANDS = {
     "nft": _cmd_nft,
     "iptables": _cmd_iptables,
     "proxy": _cmd_proxy,
+    "container_files": _cmd_container_files,
     "process": _cmd_process,
 }
 
@@ -272,6 +285,20 @@ def _container_steps(topo, r):
         yield _step("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
         yield _step("up", rc.name, dev="eth0")
         yield _step("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
+        if node.dockerd():
+            yield _step("container_files", rc.name, hostname=rc.name, hosts=docker_hosts(rc.name, rc.address))
+
+
+# Docker 20.10's /etc/hosts for a container (libnetwork's etchosts: its default records, then the
+# container's address and hostname), each line "ADDRESS<tab>NAMES".
+DOCKER_HOSTS = (("127.0.0.1", "localhost"), ("::1", "localhost ip6-localhost ip6-loopback"),
+                ("fe00::0", "ip6-localnet"), ("ff00::0", "ip6-mcastprefix"), ("ff02::1", "ip6-allnodes"),
+                ("ff02::2", "ip6-allrouters"))
+
+
+def docker_hosts(name, address):
+    """The /etc/hosts dockerd writes for a container ``name`` at ``address`` (``--hostname name``)."""
+    return "".join(f"{ip}\t{names}\n" for ip, names in DOCKER_HOSTS + ((address, name),))
 
 
 def _veth_steps(topo, veth_ends):

@@ -29,6 +29,11 @@ included (a ``.pth`` file or a ``.bashrc`` written there runs in the user's next
 
 Lab commands join that mount namespace (``setns``, in :func:`nethelpers.engine.labproc.lab_child`)
 and then take a copy of their own for their sysfs.
+
+A container of a Docker node has more of its own (:func:`container_space`): a UTS namespace
+whose hostname is its name, and a copy of the lab's mount namespace in which ``/etc/hostname``,
+``/etc/hosts`` and ``/etc/resolv.conf`` are its own files, as ``docker run`` gives it. Its
+commands join those two instead of the lab's.
 """
 
 import ctypes
@@ -37,7 +42,8 @@ import os
 import pwd
 import signal
 
-from .kernel import CLONE_NEWNS, MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, MS_SLAVE, NETNS_DIR, check, libc, mount
+from .kernel import (CLONE_NEWNS, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, MS_SLAVE, NETNS_DIR, check,
+                     libc, mount)
 
 CLONE_NEWPID, CLONE_NEWUSER = 0x20000000, 0x10000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_MOVE, MS_SHARED = 2, 4, 8, 32, 8192, 1 << 20
@@ -94,6 +100,76 @@ def start():
         os.waitpid(pid, 0)
         raise OSError(f"the lab's root could not be built: {answer.decode(errors='replace') or 'the init died'}")
     return LabSpace(pid, lab, os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY), own, answer[3:].decode())
+
+
+CONTAINER_FILES = ("hostname", "hosts", "resolv.conf")  # under /etc: a container's own
+CONTAINER_FILES_SIZE = "1m"  # room for all three, and for what lab root appends to them
+
+
+def container_space(space, hostname, files):
+    """A container's own UTS and mount namespaces: ``(mount ns fd, UTS ns fd)``.
+
+    ``hostname`` is its hostname; ``files`` maps names of :data:`CONTAINER_FILES` to their text.
+    A short-lived child of the engine makes them (the engine has a thread, and a process with
+    threads cannot change its mount namespace) and ends once the engine holds them: they live
+    as long as the engine's fds. The files are on a tmpfs of their own (``size``
+    :data:`CONTAINER_FILES_SIZE`), bound over the lab's read-only ``/etc`` entries: lab root may
+    write them, as a container's root may, and reaches nothing else by it (the tmpfs is
+    nowhere else, and every other mount of the copy stays locked, see :func:`_init`). A file
+    whose ``/etc`` entry the system lacks is not given (a read-only ``/etc`` cannot get one).
+    """
+    ready, report = os.pipe()
+    hold, release = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no return from here
+        os.close(ready)
+        os.close(release)
+        try:
+            _make_container_space(space.mount_ns, hostname, files)
+            os.write(report, b"ok")
+            os.read(hold, 1)  # until the engine has opened the namespaces (EOF)
+        except BaseException as e:
+            os.write(report, f"{type(e).__name__}: {e}".encode())
+        finally:
+            os._exit(0)
+    os.close(report)
+    os.close(hold)
+    try:
+        with os.fdopen(ready, "rb") as f:
+            answer = f.read(2)
+            if answer != b"ok":
+                raise OSError(f"{hostname}'s own namespaces could not be made: "
+                              f"{(answer + f.read()).decode(errors='replace')}")
+        mounts = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
+        try:
+            return mounts, os.open(f"/proc/{pid}/ns/uts", os.O_RDONLY)
+        except BaseException:
+            os.close(mounts)
+            raise
+    finally:
+        os.close(release)
+        os.waitpid(pid, 0)
+
+
+def _make_container_space(lab_mounts, hostname, files):
+    """In :func:`container_space`'s child: a copy of the lab's mount namespace and a new UTS
+    namespace, the hostname set, the files written to a fresh tmpfs (mounted over the lab's
+    ``/tmp`` for the moment: the root has no other folder to mount it on) and bound over
+    ``/etc``, then the tmpfs taken off ``/tmp``, where the lab's own shows again."""
+    check(libc.setns(lab_mounts, CLONE_NEWNS), "setns(lab mount namespace)")
+    check(libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare(CLONE_NEWNS|CLONE_NEWUTS)")
+    name = hostname.encode()
+    check(libc.sethostname(name, len(name)), f"sethostname {hostname}")
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"mode=755,size={CONTAINER_FILES_SIZE}")
+    for file, text in files.items():
+        if file not in CONTAINER_FILES:
+            raise ValueError(f"{file!r} is not one of a container's own files {CONTAINER_FILES}")
+        with open(f"/tmp/{file}", "w") as f:
+            f.write(text)
+        os.chmod(f"/tmp/{file}", 0o644)
+        if os.path.exists(f"/etc/{file}"):
+            mount(f"/tmp/{file}", f"/etc/{file}", None, MS_BIND)
+    check(libc.umount2(b"/tmp", MNT_DETACH), "umount the container files' tmpfs from /tmp")
 
 
 def _share_netns_dir():
