@@ -148,15 +148,11 @@ def _cmd_proxy(ns, port, to_address, to_port, python):
 
 
 def _cmd_container_files(ns, hostname, hosts):
-    folder = f"/etc/netns/{ns}"
-    body = hosts.rstrip()
-    end = heredoc_delimiter(body)
-    return (f"mkdir -p {_q(folder)} && echo {_q(hostname)} > {_q(folder + '/hostname')}"
-            f"  # {_q(ns)}'s own files: ip netns exec binds them over /etc\n"
-            f"cat > {_q(folder + '/hosts')} <<'{end}'\n{body}\n{end}\n"
-            f"grep -Ev '^nameserver +(127\\.|::1$|.*:)' /etc/resolv.conf > {_q(folder + '/resolv.conf')}"
-            f"  # Docker's: the host's, less local and IPv6 nameservers (none left: 8.8.8.8, 8.8.4.4)\n"
-            f"# and its own hostname, {_q(hostname)}: a UTS namespace of its own (unshare --uts), as Docker gives it")
+    """A comment, not a command: what the engine gives the container has no ``ip`` form, and a
+    script that wrote /etc/netns/NS (what ``ip netns exec`` would bind) would change the host's /etc."""
+    own = hosts.rstrip("\n").rsplit("\n", 1)[-1].replace("\t", " ")
+    return (f"# {_q(ns)}: hostname {_q(hostname)} (a UTS namespace of its own); its own /etc/hostname, /etc/hosts "
+            f"(Docker's six lines, then {_q(own)}) and /etc/resolv.conf (the host's, less local nameservers)")
 
 
 def _cmd_process(ns, argv, name):

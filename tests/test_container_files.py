@@ -111,8 +111,10 @@ def test_containers_of_a_node_without_docker_keep_the_labs():
         assert not any(s.op == "container_files" for s in lab.resolved.steps)
 
 
-def test_the_commands_say_what_the_engine_does(lab):
-    script = lab.commands()
+def test_the_commands_say_what_the_engine_does_and_write_nothing(lab):
+    """One comment line a container: a script run by hand must not write the host's /etc."""
+    lines = lab.commands().splitlines()
     for c, rc in lab.resolved.containers.items():
-        assert f"echo {c} > /etc/netns/{c}/hostname" in script
-        assert f"{rc.address}\t{c}\n" in script
+        said = [line for line in lines if line.startswith(f"# {c}: hostname {c} ")]
+        assert len(said) == 1 and f"'{rc.address} {c}'" in said[0], said
+    assert not any("/etc/" in line and not line.startswith("#") for line in lines)
