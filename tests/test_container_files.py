@@ -1,7 +1,7 @@
 """A Docker node's containers have their own hostname, /etc/hostname, /etc/hosts and /etc/resolv.conf.
 
 As ``docker run --hostname NAME`` gives them (nethelpers.plan's ``container_files`` step, the engine's
-``labspace.container_space``): each its own, every command in it sees them, a change made in one
+``labspace.ContainerMaker``): each its own, every command in it sees them, a change made in one
 container stays in it, and nothing of the host's changes. Run as root and as an ordinary user.
 """
 

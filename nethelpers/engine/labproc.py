@@ -201,7 +201,7 @@ def lab_child(own=None):
     The child is already in the lab's PID namespace (see :mod:`.labspace`); here it joins the
     lab's mount namespace, whose root holds no home and nothing of the engine, and starts in its
     ``/``; in a container with namespaces of its own (``own``: its mount and UTS namespaces' fds,
-    see :func:`.labspace.container_space`) it joins those instead, the same root with the
+    see :class:`.labspace.ContainerMaker`) it joins those instead, the same root with the
     container's hostname and files. Runs as ``preexec_fn``, which is safe here although the engine
     has threads: they only ever wait in poll()/waitid() and hold no lock, glibc makes malloc
     fork-safe, and this function only makes system calls through ctypes objects prepared before

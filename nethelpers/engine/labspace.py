@@ -30,7 +30,7 @@ included (a ``.pth`` file or a ``.bashrc`` written there runs in the user's next
 Lab commands join that mount namespace (``setns``, in :func:`nethelpers.engine.labproc.lab_child`)
 and then take a copy of their own for their sysfs.
 
-A container of a Docker node has more of its own (:func:`container_space`): a UTS namespace
+A container of a Docker node has more of its own (:class:`ContainerMaker`): a UTS namespace
 whose hostname is its name, and a copy of the lab's mount namespace in which ``/etc/hostname``,
 ``/etc/hosts`` and ``/etc/resolv.conf`` are its own files, as ``docker run`` gives it. Its
 commands join those two instead of the lab's.
@@ -38,6 +38,7 @@ commands join those two instead of the lab's.
 
 import ctypes
 import errno
+import json
 import os
 import pwd
 import signal
@@ -106,53 +107,76 @@ CONTAINER_FILES = ("hostname", "hosts", "resolv.conf")  # under /etc: a containe
 CONTAINER_FILES_SIZE = "1m"  # room for all three, and for what lab root appends to them
 
 
-def container_space(space, hostname, files):
-    """A container's own UTS and mount namespaces: ``(mount ns fd, UTS ns fd)``.
+class ContainerMaker:
+    """A child of the engine that makes containers' own UTS and mount namespaces on request.
 
-    ``hostname`` is its hostname; ``files`` maps names of :data:`CONTAINER_FILES` to their text.
-    A short-lived child of the engine makes them (the engine has a thread, and a process with
-    threads cannot change its mount namespace) and ends once the engine holds them: they live
-    as long as the engine's fds. The files are on a tmpfs of their own (``size``
-    :data:`CONTAINER_FILES_SIZE`), bound over the lab's read-only ``/etc`` entries: lab root may
-    write them, as a container's root may, and reaches nothing else by it (the tmpfs is
-    nowhere else, and every other mount of the copy stays locked, see :func:`_init`). A file
-    whose ``/etc`` entry the system lacks is not given (a read-only ``/etc`` cannot get one).
+    A process with threads cannot change its mount namespace, and the engine has a thread; a
+    fork for each container would cost more than the rest of its build. So :func:`start_maker`
+    forks this once, while the engine has no thread yet: it waits for requests (a JSON line:
+    hostname and files), makes the namespaces (:func:`_make_container_space`) and answers;
+    the engine then opens them through ``/proc``, and holds them as long as it lives, before it
+    asks for the next. It is in the engine's PID namespace (out of the lab's sight), holds no
+    file descriptor but its two pipes, and ends with the engine.
     """
-    ready, report = os.pipe()
-    hold, release = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: no return from here
-        os.close(ready)
-        os.close(release)
+
+    def __init__(self, pid, requests, answers):
+        self.pid, self.requests, self.answers = pid, requests, answers
+
+    def make(self, hostname, files):
+        """A container's own namespaces: ``(mount ns fd, UTS ns fd)``.
+
+        ``hostname`` is its hostname; ``files`` maps names of :data:`CONTAINER_FILES` to their
+        text. The files are on a tmpfs of their own (``size`` :data:`CONTAINER_FILES_SIZE`),
+        bound over the lab's read-only ``/etc`` entries: lab root may write them, as a
+        container's root may, and reaches nothing else by it (the tmpfs is nowhere else, and
+        every other mount of the copy stays locked, see :func:`_init`). A file whose ``/etc``
+        entry the system lacks is not given (a read-only ``/etc`` cannot get one).
+        """
+        self.requests.write(json.dumps({"hostname": hostname, "files": files}) + "\n")
+        self.requests.flush()
+        answer = self.answers.readline().strip()
+        if answer != "ok":
+            raise OSError(f"{hostname}'s own namespaces could not be made: {answer or 'the maker ended'}")
+        mounts = os.open(f"/proc/{self.pid}/ns/mnt", os.O_RDONLY)
         try:
-            _make_container_space(space.mount_ns, hostname, files)
-            os.write(report, b"ok")
-            os.read(hold, 1)  # until the engine has opened the namespaces (EOF)
-        except BaseException as e:
-            os.write(report, f"{type(e).__name__}: {e}".encode())
-        finally:
-            os._exit(0)
-    os.close(report)
-    os.close(hold)
-    try:
-        with os.fdopen(ready, "rb") as f:
-            answer = f.read(2)
-            if answer != b"ok":
-                raise OSError(f"{hostname}'s own namespaces could not be made: "
-                              f"{(answer + f.read()).decode(errors='replace')}")
-        mounts = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
-        try:
-            return mounts, os.open(f"/proc/{pid}/ns/uts", os.O_RDONLY)
+            return mounts, os.open(f"/proc/{self.pid}/ns/uts", os.O_RDONLY)
         except BaseException:
             os.close(mounts)
             raise
-    finally:
-        os.close(release)
-        os.waitpid(pid, 0)
+
+
+def start_maker(space):
+    """Fork the :class:`ContainerMaker` of ``space`` (a :class:`LabSpace`); before any thread."""
+    request_read, request_write = os.pipe()
+    answer_read, answer_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            keep = sorted((request_read, answer_write, space.mount_ns))
+            for low, high in zip([-1] + keep, keep + [os.sysconf("SC_OPEN_MAX")]):
+                os.closerange(low + 1, high)
+            _serve_maker(space.mount_ns, os.fdopen(request_read), os.fdopen(answer_write, "w"))
+        finally:
+            os._exit(0)
+    os.close(request_read)
+    os.close(answer_write)
+    return ContainerMaker(pid, os.fdopen(request_write, "w"), os.fdopen(answer_read))
+
+
+def _serve_maker(lab_mounts, requests, answers):
+    """The maker's loop: one request a line, one answer a line, until the engine hangs up."""
+    for line in requests:
+        try:
+            request = json.loads(line)
+            _make_container_space(lab_mounts, request["hostname"], request["files"])
+            answers.write("ok\n")
+        except Exception as e:
+            answers.write(f"{type(e).__name__}: {e}".replace("\n", " ") + "\n")
+        answers.flush()
 
 
 def _make_container_space(lab_mounts, hostname, files):
-    """In :func:`container_space`'s child: a copy of the lab's mount namespace and a new UTS
+    """In the :class:`ContainerMaker`: a copy of the lab's mount namespace and a new UTS
     namespace, the hostname set, the files written to a fresh tmpfs (mounted over the lab's
     ``/tmp`` for the moment: the root has no other folder to mount it on) and bound over
     ``/etc``, then the tmpfs taken off ``/tmp``, where the lab's own shows again."""

@@ -41,8 +41,8 @@ class StepError(Exception):
 
 
 class Engine:
-    def __init__(self, sock, space, host_resolver=""):
-        self.sock, self.space = sock, space
+    def __init__(self, sock, space, maker, host_resolver=""):
+        self.sock, self.space, self.maker = sock, space, maker
         self.host_resolver = host_resolver  # the host's /etc/resolv.conf, as the engine found it at its start
         self.own = {}  # name -> (mount ns fd, UTS ns fd): a container's own (see _step_container_files)
         self.base = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
@@ -193,7 +193,7 @@ class Engine:
         if ns in self.own:
             raise StepError(f"{ns} has its own hostname and files already")
         files = {"hostname": f"{hostname}\n", "hosts": hosts, "resolv.conf": docker_resolv_conf(self.host_resolver)}
-        self.own[ns] = labspace.container_space(self.space, hostname, files)
+        self.own[ns] = self.maker.make(hostname, files)
 
     def _step_process(self, ns, argv, name):
         self.spawn(ns, argv)
@@ -556,8 +556,9 @@ def main(fd):
     _private_resolver()
     space = labspace.start()  # before any thread: it forks the lab's init
     use_lab_space(space)
+    maker = labspace.start_maker(space)  # before any thread too
     threading.Thread(target=_watch_hangup, args=(sock,), daemon=True).start()
-    engine = Engine(sock, space, host_resolver)
+    engine = Engine(sock, space, maker, host_resolver)
     try:
         engine.serve()
     finally:
