@@ -537,8 +537,8 @@ DOCKER_DEFAULT_DNS = ("nameserver 8.8.8.8", "nameserver 8.8.4.4")
 def docker_resolv_conf(host):
     """The resolv.conf dockerd writes for a container from the host's text ``host``.
 
-    It is only text in a file: the lab has no way to any nameserver it names, and nothing in
-    the engine reads it (a lookup in a container fails: the node has no route to the server)."""
+    It is only text in a file, which nothing in the engine reads. A lookup that a lab command
+    makes with it ends inside the lab: the lab's namespaces have no link to the host's network."""
     text = _IPV6_NAMESERVER.sub("", _LOCAL_NAMESERVER.sub("", host))
     if not _NAMESERVER.search(text):
         text += "\n" + "\n".join(DOCKER_DEFAULT_DNS)
