@@ -6,7 +6,9 @@ runs four containers, ``c1`` published with ``-p 8080:80 -p 5300:53/udp``. The l
 :func:`reference_topology`. :func:`describe` reads either through a *side*: an object with
 
 * ``run(role, argv)`` -> ``(returncode, stdout)``: run ``argv`` in the namespace of ``role``
-  (``"node"``, ``"node2"``, ``"c1"``..``"c4"``), and
+  (``"node"``, ``"node2"``, ``"c1"``..``"c4"``) with the host's programs,
+* ``run_in_container(role, argv)``: the same in all of container ``role``'s own namespaces
+  (network, UTS, mount: its hostname and its files; the reference's are the image's programs), and
 * ``capture(points, filter)`` -> a started :class:`~nethelpers.capture.AsyncCapture` at
   ``(role, interface)`` points,
 
@@ -171,6 +173,8 @@ class LabSide:
         result = self.lab.exec(self.ns(role), argv, timeout=timeout)
         return result.returncode, result.stdout + result.stderr
 
+    run_in_container = run  # a lab command in a container is in all of its namespaces already
+
     def capture(self, points, filter):
         return self.lab.capture([(self.ns(r), i) for r, i in points], filter=filter)
 
@@ -217,6 +221,8 @@ def describe(side, python="python3"):
         keys = NODE_SYSCTLS if role == "node" else CONTAINER_SYSCTLS
         aspects[f"sysctl {role}"] = _sysctls(side, role, keys)
     aspects["sysctl node"].update(_veth_sysctls(side, names))
+    for c in CONTAINERS:
+        aspects[f"files {c}"] = _container_files(side, c)
     for table in ("filter", "nat"):
         code, out = side.run("node", ["iptables", "-t", table, "-S"])
         aspects[f"iptables -t {table} -S"] = _lines(out if code == 0 else f"error: {out.strip()}")
@@ -319,6 +325,23 @@ def _sysctls(side, role, keys):
     for key in keys:
         code, text = side.run(role, ["sysctl", "-n", key])
         out[key] = " ".join(text.split()) if code == 0 else "(absent)"
+    return out
+
+
+CONTAINER_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+
+
+def _container_files(side, role):
+    """A container's hostname (its UTS namespace's) and each line of its own files."""
+    out = {}
+    code, text = side.run_in_container(role, ["cat", "/proc/sys/kernel/hostname"])
+    out["hostname"] = text.strip() if code == 0 else f"error: {text.strip()}"
+    for path in CONTAINER_FILES:
+        code, text = side.run_in_container(role, ["cat", path])
+        if code != 0:
+            out[path] = f"error: {text.strip()}"
+            continue
+        out.update({f"{path} {i:03d}": line for i, line in enumerate(text.split("\n"), 1)})
     return out
 
 

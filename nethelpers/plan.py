@@ -156,6 +156,14 @@ def _cmd_reserve(ns, port, proto, python):
     return f"# dockerd holds 0.0.0.0:{port}/{proto} in {ns} (a listening socket it never reads): the port is taken"
 
 
+def _cmd_container_files(ns, hostname, hosts):
+    """A comment, not a command: what the engine gives the container has no ``ip`` form, and a
+    script that wrote /etc/netns/NS (what ``ip netns exec`` would bind) would change the host's /etc."""
+    own = hosts.rstrip("\n").rsplit("\n", 1)[-1].replace("\t", " ")
+    return (f"# {_q(ns)}: hostname {_q(hostname)} (a UTS namespace of its own); its own /etc/hostname, /etc/hosts "
+            f"(Docker's six lines, then {_q(own)}) and /etc/resolv.conf (the host's, less local nameservers)")
+
+
 def _cmd_process(ns, argv, name):
     return f"ip netns exec {_q(ns)} {shlex.join(argv)} &  # {name}"
 
@@ -175,6 +183,7 @@ _COMMANDS = {
     "iptables": _cmd_iptables,
     "proxy": _cmd_proxy,
     "reserve": _cmd_reserve,
+    "container_files": _cmd_container_files,
     "process": _cmd_process,
 }
 
@@ -289,6 +298,20 @@ def _container_steps(topo, r):
         yield _step("addr", rc.name, dev="eth0", address=f"{rc.address}/{rc.prefixlen}")
         yield _step("up", rc.name, dev="eth0")
         yield _step("route", rc.name, to="default", via=rc.gateway, dev=None, onlink=False)
+        if node.dockerd():
+            yield _step("container_files", rc.name, hostname=rc.name, hosts=docker_hosts(rc.name, rc.address))
+
+
+# Docker 20.10's /etc/hosts for a container (libnetwork's etchosts: its default records, then the
+# container's address and hostname), each line "ADDRESS<tab>NAMES".
+DOCKER_HOSTS = (("127.0.0.1", "localhost"), ("::1", "localhost ip6-localhost ip6-loopback"),
+                ("fe00::0", "ip6-localnet"), ("ff00::0", "ip6-mcastprefix"), ("ff02::1", "ip6-allnodes"),
+                ("ff02::2", "ip6-allrouters"))
+
+
+def docker_hosts(name, address):
+    """The /etc/hosts dockerd writes for a container ``name`` at ``address`` (``--hostname name``)."""
+    return "".join(f"{ip}\t{names}\n" for ip, names in DOCKER_HOSTS + ((address, name),))
 
 
 def _veth_steps(topo, veth_ends):

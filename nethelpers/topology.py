@@ -115,9 +115,13 @@ class Node:
     ``--userland-proxy=false`` instead: hairpin mode on the bridge ports, DNAT from docker0 too,
     route_localnet, the node's own addresses MASQUERADEd into docker0, each published port held
     by a socket nothing reads), txqueuelen 0 on docker0 and the veths, each
-    veth pair made in the node with Docker's interface indexes, and the containers' sysctls.
+    veth pair made in the node with Docker's interface indexes, the containers' sysctls, and
+    each container's own hostname (its name), /etc/hostname, /etc/hosts and /etc/resolv.conf,
+    as ``docker run --hostname NAME`` makes them.
     ``docker=False`` builds only what is asked for (notebooks that add the pieces one at a
-    time): no forwarding, no rules, no proxy. ``ip_forward`` and ``masquerade`` default to
+    time): no forwarding, no rules, no proxy, and containers that are network namespaces and
+    no more, with the lab's hostname and files, as ``ip netns add`` gives them, which is what
+    those notebooks build by hand. ``ip_forward`` and ``masquerade`` default to
     what ``docker`` says; given, they win.
     """
 

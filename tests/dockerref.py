@@ -79,10 +79,10 @@ class Reference:
             publish = _publish(c)
             self.engine.docker("run", "-d", "--name", c, "--hostname", c, *publish, "debian:bookworm-slim",
                                "sleep", "infinity")
-        self.paths = {"node": node.path, "node2": node2.path}
+        self.paths, self.pids = {"node": node.path, "node2": node2.path}, {}
         for c in fidelity.CONTAINERS:
-            pid = self.engine.docker("inspect", "-f", "{{.State.Pid}}", c).stdout.decode().strip()
-            self.paths[c] = f"/proc/{pid}/ns/net"
+            self.pids[c] = self.engine.docker("inspect", "-f", "{{.State.Pid}}", c).stdout.decode().strip()
+            self.paths[c] = f"/proc/{self.pids[c]}/ns/net"
         for c in fidelity.SERVERS:
             for program in (fidelity.SERVER, fidelity.UDP_SERVER):
                 proc = subprocess.Popen(["nsenter", f"--net={self.paths[c]}", "python3", "-c", program, c],
@@ -93,6 +93,13 @@ class Reference:
     def run(self, role, argv, timeout=30):
         result = subprocess.run(["nsenter", f"--net={self.paths[role]}", *argv], capture_output=True, text=True,
                                 timeout=timeout)
+        return result.returncode, result.stdout + result.stderr
+
+    def run_in_container(self, role, argv, timeout=30):
+        """``argv`` in the container's network, UTS and mount namespaces: its hostname, its files
+        (and the image's programs, so only what the image has: ``cat``)."""
+        result = subprocess.run(["nsenter", "-t", self.pids[role], "-n", "-u", "-m", *argv], capture_output=True,
+                                text=True, timeout=timeout)
         return result.returncode, result.stdout + result.stderr
 
     def capture(self, points, filter):

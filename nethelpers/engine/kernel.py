@@ -37,4 +37,4 @@ def umount(target):
     check(libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
 
 
-MS_RDONLY, MS_REC, MS_SLAVE, CLONE_NEWNS = 1, 16384, 1 << 19, 0x00020000
+MS_RDONLY, MS_REC, MS_SLAVE, CLONE_NEWNS, CLONE_NEWUTS = 1, 16384, 1 << 19, 0x00020000, 0x04000000

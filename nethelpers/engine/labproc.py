@@ -19,7 +19,7 @@ import signal
 import time
 
 from . import wire
-from .kernel import CLONE_NEWNS, MS_RDONLY, check, libc
+from .kernel import CLONE_NEWNS, CLONE_NEWUTS, MS_RDONLY, check, libc
 
 
 OUTPUT_LIMIT = 16 << 20  # bytes kept of a command's stdout, and of its stderr: a reply fits in one frame
@@ -195,17 +195,24 @@ _LAB_CAPS = None  # computed once in the engine, before any fork
 _LAB_MOUNTS = None  # the lab's mount namespace (an fd), made by labspace.start
 
 
-def lab_child():
+def lab_child(own=None):
     """In a command's child, between fork and exec: the lab's root, its own sysfs, then fewer rights.
 
     The child is already in the lab's PID namespace (see :mod:`.labspace`); here it joins the
     lab's mount namespace, whose root holds no home and nothing of the engine, and starts in its
-    ``/``. Runs as ``preexec_fn``, which is safe here although the engine has threads: they only
-    ever wait in poll()/waitid() and hold no lock, glibc makes malloc fork-safe, and this function
-    only makes system calls through ctypes objects prepared before the fork. If any step fails the
-    command does not start (subprocess raises in the engine): it fails closed.
+    ``/``; in a container with namespaces of its own (``own``: its mount and UTS namespaces' fds,
+    see :class:`.labspace.ContainerMaker`) it joins those instead, the same root with the
+    container's hostname and files. Runs as ``preexec_fn``, which is safe here although the engine
+    has threads: they only ever wait in poll()/waitid() and hold no lock, glibc makes malloc
+    fork-safe, and this function only makes system calls through ctypes objects prepared before
+    the fork. If any step fails the command does not start (subprocess raises in the engine): it
+    fails closed.
     """
-    check(libc.setns(_LAB_MOUNTS, CLONE_NEWNS), "setns(lab mount namespace)")
+    if own is None:
+        check(libc.setns(_LAB_MOUNTS, CLONE_NEWNS), "setns(lab mount namespace)")
+    else:
+        check(libc.setns(own[0], CLONE_NEWNS), "setns(container mount namespace)")
+        check(libc.setns(own[1], CLONE_NEWUTS), "setns(container UTS namespace)")
     own_sysfs()
     header, data = _LAB_CAPS
     for cap in LAB_DROPS:

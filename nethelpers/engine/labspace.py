@@ -29,15 +29,22 @@ included (a ``.pth`` file or a ``.bashrc`` written there runs in the user's next
 
 Lab commands join that mount namespace (``setns``, in :func:`nethelpers.engine.labproc.lab_child`)
 and then take a copy of their own for their sysfs.
+
+A container of a Docker node has more of its own (:class:`ContainerMaker`): a UTS namespace
+whose hostname is its name, and a copy of the lab's mount namespace in which ``/etc/hostname``,
+``/etc/hosts`` and ``/etc/resolv.conf`` are its own files, as ``docker run`` gives it. Its
+commands join those two instead of the lab's.
 """
 
 import ctypes
 import errno
+import json
 import os
 import pwd
 import signal
 
-from .kernel import CLONE_NEWNS, MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, MS_SLAVE, NETNS_DIR, check, libc, mount
+from .kernel import (CLONE_NEWNS, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, MS_SLAVE, NETNS_DIR, check,
+                     libc, mount)
 
 CLONE_NEWPID, CLONE_NEWUSER = 0x20000000, 0x10000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_MOVE, MS_SHARED = 2, 4, 8, 32, 8192, 1 << 20
@@ -94,6 +101,99 @@ def start():
         os.waitpid(pid, 0)
         raise OSError(f"the lab's root could not be built: {answer.decode(errors='replace') or 'the init died'}")
     return LabSpace(pid, lab, os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY), own, answer[3:].decode())
+
+
+CONTAINER_FILES = ("hostname", "hosts", "resolv.conf")  # under /etc: a container's own
+CONTAINER_FILES_SIZE = "1m"  # room for all three, and for what lab root appends to them
+
+
+class ContainerMaker:
+    """A child of the engine that makes containers' own UTS and mount namespaces on request.
+
+    A process with threads cannot change its mount namespace, and the engine has a thread; a
+    fork for each container would cost more than the rest of its build. So :func:`start_maker`
+    forks this once, while the engine has no thread yet: it waits for requests (a JSON line:
+    hostname and files), makes the namespaces (:func:`_make_container_space`) and answers;
+    the engine then opens them through ``/proc``, and holds them as long as it lives, before it
+    asks for the next. It is in the engine's PID namespace (out of the lab's sight), holds no
+    file descriptor but its two pipes, and ends with the engine.
+    """
+
+    def __init__(self, pid, requests, answers):
+        self.pid, self.requests, self.answers = pid, requests, answers
+
+    def make(self, hostname, files):
+        """A container's own namespaces: ``(mount ns fd, UTS ns fd)``.
+
+        ``hostname`` is its hostname; ``files`` maps names of :data:`CONTAINER_FILES` to their
+        text. The files are on a tmpfs of their own (``size`` :data:`CONTAINER_FILES_SIZE`),
+        bound over the lab's read-only ``/etc`` entries: lab root may write them, as a
+        container's root may, and reaches nothing else by it (the tmpfs is nowhere else, and
+        every other mount of the copy stays locked, see :func:`_init`). A file whose ``/etc``
+        entry the system lacks is not given (a read-only ``/etc`` cannot get one).
+        """
+        self.requests.write(json.dumps({"hostname": hostname, "files": files}) + "\n")
+        self.requests.flush()
+        answer = self.answers.readline().strip()
+        if answer != "ok":
+            raise OSError(f"{hostname}'s own namespaces could not be made: {answer or 'the maker ended'}")
+        mounts = os.open(f"/proc/{self.pid}/ns/mnt", os.O_RDONLY)
+        try:
+            return mounts, os.open(f"/proc/{self.pid}/ns/uts", os.O_RDONLY)
+        except BaseException:
+            os.close(mounts)
+            raise
+
+
+def start_maker(space):
+    """Fork the :class:`ContainerMaker` of ``space`` (a :class:`LabSpace`); before any thread."""
+    request_read, request_write = os.pipe()
+    answer_read, answer_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            keep = sorted((request_read, answer_write, space.mount_ns))
+            for low, high in zip([-1] + keep, keep + [os.sysconf("SC_OPEN_MAX")]):
+                os.closerange(low + 1, high)
+            _serve_maker(space.mount_ns, os.fdopen(request_read), os.fdopen(answer_write, "w"))
+        finally:
+            os._exit(0)
+    os.close(request_read)
+    os.close(answer_write)
+    return ContainerMaker(pid, os.fdopen(request_write, "w"), os.fdopen(answer_read))
+
+
+def _serve_maker(lab_mounts, requests, answers):
+    """The maker's loop: one request a line, one answer a line, until the engine hangs up."""
+    for line in requests:
+        try:
+            request = json.loads(line)
+            _make_container_space(lab_mounts, request["hostname"], request["files"])
+            answers.write("ok\n")
+        except Exception as e:
+            answers.write(f"{type(e).__name__}: {e}".replace("\n", " ") + "\n")
+        answers.flush()
+
+
+def _make_container_space(lab_mounts, hostname, files):
+    """In the :class:`ContainerMaker`: a copy of the lab's mount namespace and a new UTS
+    namespace, the hostname set, the files written to a fresh tmpfs (mounted over the lab's
+    ``/tmp`` for the moment: the root has no other folder to mount it on) and bound over
+    ``/etc``, then the tmpfs taken off ``/tmp``, where the lab's own shows again."""
+    check(libc.setns(lab_mounts, CLONE_NEWNS), "setns(lab mount namespace)")
+    check(libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare(CLONE_NEWNS|CLONE_NEWUTS)")
+    name = hostname.encode()
+    check(libc.sethostname(name, len(name)), f"sethostname {hostname}")
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"mode=755,size={CONTAINER_FILES_SIZE}")
+    for file, text in files.items():
+        if file not in CONTAINER_FILES:
+            raise ValueError(f"{file!r} is not one of a container's own files {CONTAINER_FILES}")
+        with open(f"/tmp/{file}", "w") as f:
+            f.write(text)
+        os.chmod(f"/tmp/{file}", 0o644)
+        if os.path.exists(f"/etc/{file}"):
+            mount(f"/tmp/{file}", f"/etc/{file}", None, MS_BIND)
+    check(libc.umount2(b"/tmp", MNT_DETACH), "umount the container files' tmpfs from /tmp")
 
 
 def _share_netns_dir():

@@ -16,8 +16,10 @@ the other side of the trust boundary, and runs from a copy of itself (see ``sand
 """
 
 import errno
+import functools
 import inspect
 import os
+import re
 import resource
 import select
 import signal
@@ -40,8 +42,10 @@ class StepError(Exception):
 
 
 class Engine:
-    def __init__(self, sock, space):
-        self.sock, self.space = sock, space
+    def __init__(self, sock, space, maker, host_resolver=""):
+        self.sock, self.space, self.maker = sock, space, maker
+        self.host_resolver = host_resolver  # the host's /etc/resolv.conf, as the engine found it at its start
+        self.own = {}  # name -> (mount ns fd, UTS ns fd): a container's own (see _step_container_files)
         self.base = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         self.current = None  # the namespace the main thread is in; None for the engine's own
         self.namespaces = {}  # name -> (fd, Rtnl)
@@ -202,6 +206,17 @@ class Engine:
                 self._spawn(ns, [python, "-c", proxy.HOLD, str(sock.fileno())], pass_fds=[sock.fileno()])
         finally:
             self.enter(None)
+
+    def _step_container_files(self, ns, hostname, hosts):
+        """What ``docker run --hostname NAME`` gives a container: its own hostname, and its own
+        /etc/hostname, /etc/hosts (``hosts``) and /etc/resolv.conf (Docker's, made from the
+        host's: see :func:`docker_resolv_conf`), seen by every command in ``ns`` from now on."""
+        if ns not in self.namespaces:
+            raise KeyError(f"no namespace {ns!r} in this lab")
+        if ns in self.own:
+            raise StepError(f"{ns} has its own hostname and files already")
+        files = {"hostname": f"{hostname}\n", "hosts": hosts, "resolv.conf": docker_resolv_conf(self.host_resolver)}
+        self.own[ns] = self.maker.make(hostname, files)
 
     def _step_process(self, ns, argv, name):
         self.spawn(ns, argv)
@@ -384,7 +399,7 @@ class Engine:
                 # In the lab's /, as a container's commands start: lab_child joins the lab's
                 # mount namespace, whose root has nobody's home and nothing of the engine.
                 return subprocess.Popen(argv, env=lab_environment(env), start_new_session=True, cwd="/",
-                                        preexec_fn=lab_child, **streams)
+                                        preexec_fn=functools.partial(lab_child, self.own.get(ns)), **streams)
             finally:
                 self.space.leave()
         finally:
@@ -541,6 +556,36 @@ def _private_resolver():
         pass  # a dangling symlink into the host's /run: resolution fails fast already
 
 
+def _read_host_resolver():
+    """The host's /etc/resolv.conf, or "" if the engine cannot read it (a link into the host's
+    /run, which the sandbox covers: systemd-resolved's). Read as a file, never queried."""
+    try:
+        with open("/etc/resolv.conf", errors="replace") as f:
+            return f.read(65536)
+    except OSError:
+        return ""
+
+
+# Docker 20.10's resolv.conf for a container on the default bridge (libnetwork's resolvconf
+# FilterResolvDNS): the host's, less the nameservers on the loopback and, IPv6 being off on that
+# network, those with an IPv6 address; if none is left, Google's public ones are added.
+_LOCAL_NAMESERVER = re.compile(r"(?m)^nameserver\s+((127\.([0-9]{1,3}\.){2}[0-9]{1,3})|(::1)$)\s*\n*")
+_IPV6_NAMESERVER = re.compile(r"(?m)^nameserver\s+[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(%\w+)?\s*\n*")
+_NAMESERVER = re.compile(r"(?m)^\s*nameserver\s*(\S+)")
+DOCKER_DEFAULT_DNS = ("nameserver 8.8.8.8", "nameserver 8.8.4.4")
+
+
+def docker_resolv_conf(host):
+    """The resolv.conf dockerd writes for a container from the host's text ``host``.
+
+    It is only text in a file, which nothing in the engine reads. A lookup that a lab command
+    makes with it ends inside the lab: the lab's namespaces have no link to the host's network."""
+    text = _IPV6_NAMESERVER.sub("", _LOCAL_NAMESERVER.sub("", host))
+    if not _NAMESERVER.search(text):
+        text += "\n" + "\n".join(DOCKER_DEFAULT_DNS)
+    return text
+
+
 def main(fd):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Jupyter interrupt is the client's business
     guard_engine()
@@ -548,11 +593,13 @@ def main(fd):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # two fds a namespace: 1,000 containers need it
     sock = socket.socket(fileno=fd)
     os.makedirs(NETNS_DIR)  # on the sandbox's own /run, which boot mounted
+    host_resolver = _read_host_resolver()  # before _private_resolver covers it
     _private_resolver()
     space = labspace.start()  # before any thread: it forks the lab's init
     use_lab_space(space)
+    maker = labspace.start_maker(space)  # before any thread too
     threading.Thread(target=_watch_hangup, args=(sock,), daemon=True).start()
-    engine = Engine(sock, space)
+    engine = Engine(sock, space, maker, host_resolver)
     try:
         engine.serve()
     finally:
