@@ -74,8 +74,6 @@ ALLOWED = (
      "so none goes out during a capture by timing"),
     ("sysctl node", "net.ipv6.conf.*.mldv1_unsolicited_report_interval", "the repeated listener report at once, "
      "during the build, not at a random moment within the next 10 s"),
-    ("sysctl *", "net.ipv4.igmp_link_local_mcast_reports", "the lab sends no IGMP reports for link-local groups: "
-     "they would flood to every container and interleave with the packets a lesson is about"),
 )
 
 VOLATILE_LINK = ("stats", "stats64", "linkmode", "group", "operstate", "min_mtu", "max_mtu",
