@@ -110,9 +110,6 @@ ALLOWED = (
               "during a capture by timing", "chosen",
               (("sysctl node", "net.ipv6.conf.*.force_mld_version"),
                ("sysctl node", "net.ipv6.conf.*.mldv1_unsolicited_report_interval"))),
-    Allowance("the lab sends no IGMP reports for link-local groups: they would flood to every container and "
-              "interleave with the packets a lesson is about", "chosen",
-              (("sysctl *", "net.ipv4.igmp_link_local_mcast_reports"),)),
 )
 
 VOLATILE_LINK = ("stats", "stats64", "linkmode", "group", "operstate", "min_mtu", "max_mtu",

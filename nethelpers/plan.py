@@ -219,9 +219,13 @@ DOCKER_NODE_IPV6 = (
 )
 
 
+LINK_LOCAL_REPORTS = "net.ipv4.igmp_link_local_mcast_reports"
+
+
 def _namespace_steps(topo, r):
     bare = set(topo.namespaces)
     docker_nodes = {n.name for n in topo.nodes.values() if n.dockerd()}
+    docker_containers = {rc.name for rc in r.containers.values() if rc.node in docker_nodes}
     for ns in r.namespaces:
         yield _step("netns", ns)
         if ns in docker_nodes:
@@ -231,8 +235,11 @@ def _namespace_steps(topo, r):
             yield _step("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
             yield _step("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
         # No IGMP reports for link-local groups (a bridge joins 224.0.0.106): they would
-        # flood to every container and interleave with the packets a lesson is about.
-        yield _step("sysctl", ns, key="net.ipv4.igmp_link_local_mcast_reports", value="0")
+        # flood to every port and interleave with the packets a lesson is about. A Docker
+        # node gets Docker's value back once its bridge is up (see _bridge_steps); Docker's
+        # containers keep it throughout, as they join no link-local group.
+        if ns not in docker_containers:
+            yield _step("sysctl", ns, key=LINK_LOCAL_REPORTS, value="0")
         if ns not in bare:
             yield _step("up", ns, dev="lo")
     for node in topo.nodes.values():
@@ -267,6 +274,12 @@ def _bridge_steps(topo, r):
                     ageing=node.bridge.ageing, txqlen=0 if node.dockerd() else None)
         yield _step("addr", node.name, dev=node.bridge.name, address=rn.bridge_address)
         yield _step("up", node.name, dev=node.bridge.name)
+        if node.dockerd():
+            # Docker's value, set once the bridge has joined 224.0.0.106 (all snoopers) with
+            # reports off: a report is scheduled only as a group is joined (igmp_group_added),
+            # so none is pending. Docker's docker0 sends its two reports as it comes up, with
+            # no port to receive them, the second up to 1 s later, when the lab has ports.
+            yield _step("sysctl", node.name, key=LINK_LOCAL_REPORTS, value="1")
 
 
 # What dockerd sets in each container's namespace (Docker 20.10's defaults for a container):
