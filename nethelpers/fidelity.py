@@ -76,8 +76,7 @@ UDP_CLIENT = (
 
 class Allowance(NamedTuple):
     """Why some fields may differ: ``kind`` is ``random`` (they differ between any two Docker
-    hosts too), ``shown`` (the same state, shown otherwise through the lab's user namespace) or
-    ``chosen`` (the lab deviates on purpose, for lessons whose outputs do not depend on timing);
+    hosts too), or ``shown`` (the same state, shown otherwise through the lab's user namespace);
     ``where``: ``(aspect pattern, field pattern)`` pairs, shell-style."""
 
     why: str
@@ -100,16 +99,6 @@ ALLOWED = (
     Allowance("no group may ping, on both; the lab's user namespace shows the kernel's empty range (groups 1 "
               "to 0 of the host) as 65534 65534, since mapping the host's groups 0 and 1 would give them to the lab",
               "shown", (("sysctl node", "net.ipv4.ping_group_range"),)),
-    Allowance("no duplicate address detection: no IPv6 address is tentative (and its flags timing-dependent) "
-              "while a lesson reads it, and no neighbour solicitations in captures", "chosen",
-              (("sysctl node", "net.ipv6.conf.*.accept_dad"),)),
-    Allowance("no router solicitations, which the kernel sends 1 to 10 s after a link comes up, into captures "
-              "taken at any moment", "chosen", (("sysctl node", "net.ipv6.conf.*.router_solicitations"),)),
-    Allowance("multicast listener reports the MLDv1 way: sent as a group is joined and repeated at once, on a "
-              "timer the lab waits for, not from a work queue whose state nothing shows, so none goes out "
-              "during a capture by timing", "chosen",
-              (("sysctl node", "net.ipv6.conf.*.force_mld_version"),
-               ("sysctl node", "net.ipv6.conf.*.mldv1_unsolicited_report_interval"))),
 )
 
 VOLATILE_LINK = ("stats", "stats64", "linkmode", "group", "operstate", "min_mtu", "max_mtu",
@@ -382,7 +371,10 @@ def who_answers(side, python="python3", proto="tcp"):
 
 
 def _ping_packets(side, links, names):
-    """One ping from c1 to c2, seen at docker0 and at each host-side veth."""
+    """One ping from c1 to c2, seen at docker0 and at each host-side veth: each point's packets
+    in the order that point saw them. Across points the order is not compared: a bridge
+    forwards a frame before it passes docker0 its copy, and which of the two the kernel's
+    softirq gets to first, the copy or the reply, is timing."""
     veths = {label: name for (role, name), label in names.items()}
     points = [("node", veths[f"veth({c})"]) for c in CONTAINERS if f"veth({c})" in veths] + [("node", "docker0")]
     labels = {name: label for label, name in veths.items()}
@@ -390,11 +382,13 @@ def _ping_packets(side, links, names):
     side.run("c1", ["ping", "-c", "1", "-W", "2", "172.17.0.3"])
     packets = capture.stop(settle=0.2)
     macs = _mac_roles(links, names)
-    seen = {}
-    for i, p in enumerate(packets, 1):
+    seen, counts = {}, {}
+    for p in packets:
         frame = p.frame
         src, dst = macs.get(frame.src, "?"), macs.get(frame.dst, "broadcast" if frame.dst == "ff:ff:ff:ff:ff:ff" else "?")
-        seen[f"{i:02d}"] = f"{labels.get(p.interface, p.interface)} {p.direction} {src} > {dst} {_masked(p.summary(), macs)}"
+        point = labels.get(p.interface, p.interface)
+        counts[point] = counts.get(point, 0) + 1
+        seen[f"{point} {counts[point]:02d}"] = f"{p.direction} {src} > {dst} {_masked(p.summary(), macs)}"
     return seen
 
 

@@ -272,8 +272,9 @@ class Lab:
     def settle(self, timeout=2.0):
         """Wait (at most ``timeout`` s) until the kernel has done what it still owes the lab:
         every interface's state reported as it is (UP with a carrier, DOWN without), IPv6
-        addresses past their duplicate address detection, no multicast listener report
-        pending. A build and every capture's start and stop do it; call it after taking a link
+        addresses past their duplicate address detection where a node skips it (``quiet_ipv6``;
+        with it on, as on Docker's host, an address stays tentative 1 to 2 s after its link
+        comes up, and is not waited for), no multicast listener report pending on its timer. A build and every capture's start and stop do it; call it after taking a link
         up or down yourself, before reading states. Returns the seconds waited."""
         return self._engine().call("settle", timeout=timeout)
 

@@ -202,15 +202,16 @@ def _step(op, ns, **args):
     return Step(op, ns, args)
 
 
-# IPv6 on a Docker node, as dockerd leaves it (on), with sysctls that keep what the node sends
-# repeatable: no duplicate address detection (no neighbour solicitations, and addresses never
-# tentative while a lesson reads them), no router solicitations (sent 1-10 s after a link comes
-# up), and multicast listener reports in MLDv1's way with no delay: the first at once as a group
-# is joined, its one repeat on the group's own timer, set to fire at once and shown in
-# /proc/net/igmp6, which Lab.settle() waits for. MLDv2 (Docker's default) would send each from a
-# work queue 2 ticks later, then repeat it (net.ipv6.mld_qrv, 2), a state nothing shows: reports
-# then go out during a capture, or before a bridge's last port rather than after, by timing.
-DOCKER_NODE_IPV6 = (
+# A node with quiet_ipv6 (see topology.Node): sysctls that keep what its IPv6 sends repeatable.
+# No duplicate address detection (no neighbour solicitations, and addresses never tentative while
+# a lesson reads them), no router solicitations (sent 1 s after a link's address is ready, then
+# on a backoff for ever), and multicast listener reports in MLDv1's way with no delay: the first
+# at once as a group is joined, its one repeat on the group's own timer, set to fire at once and
+# shown in /proc/net/igmp6, which Lab.settle() waits for. MLDv2 (Docker's default) sends each
+# from a work queue, merging joins close in time, then repeats it (net.ipv6.mld_qrv, 2), a state
+# nothing shows: reports then go out during a capture, or before a bridge's last port rather
+# than after, by timing.
+QUIET_IPV6 = (
     ("net.ipv6.conf.all.accept_dad", "0"), ("net.ipv6.conf.default.accept_dad", "0"),
     ("net.ipv6.conf.all.router_solicitations", "0"), ("net.ipv6.conf.default.router_solicitations", "0"),
     ("net.ipv6.conf.all.force_mld_version", "1"), ("net.ipv6.conf.default.force_mld_version", "1"),
@@ -228,10 +229,11 @@ def _namespace_steps(topo, r):
     docker_containers = {rc.name for rc in r.containers.values() if rc.node in docker_nodes}
     for ns in r.namespaces:
         yield _step("netns", ns)
-        if ns in docker_nodes:
-            for key, value in DOCKER_NODE_IPV6:
-                yield _step("sysctl", ns, key=key, value=value)
-        elif not topo.ipv6:
+        if ns in docker_nodes or topo.ipv6:  # IPv6 on, as dockerd leaves a host
+            if ns in topo.nodes and topo.nodes[ns].quiet_ipv6:
+                for key, value in QUIET_IPV6:
+                    yield _step("sysctl", ns, key=key, value=value)
+        else:
             yield _step("sysctl", ns, key="net.ipv6.conf.all.disable_ipv6", value="1")
             yield _step("sysctl", ns, key="net.ipv6.conf.default.disable_ipv6", value="1")
         # No IGMP reports for link-local groups (a bridge joins 224.0.0.106): they would

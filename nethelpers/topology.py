@@ -123,6 +123,14 @@ class Node:
     no more, with the lab's hostname and files, as ``ip netns add`` gives them, which is what
     those notebooks build by hand. ``ip_forward`` and ``masquerade`` default to
     what ``docker`` says; given, they win.
+
+    ``quiet_ipv6=True``: where the node's IPv6 is on, it sends no IPv6 control packet at a
+    moment that depends on timing: no router solicitations (Docker's host sends them 1 s after
+    a link's address is ready, then every 4, 8, 16... s, for ever), no duplicate address
+    detection, and multicast listener reports the MLDv1 way, at once as a group is joined, on
+    a timer :meth:`Lab.settle` waits for (MLDv2's merge joins by timing, from a queue nothing
+    shows). Captures and counters then repeat run after run: the course's notebooks use it.
+    Default False: the node sends what Docker's host sends.
     """
 
     name: str
@@ -133,6 +141,7 @@ class Node:
     underlay: bool = True
     docker: bool = True
     userland_proxy: bool = True
+    quiet_ipv6: bool = False
 
     def dockerd(self):
         """True where dockerd's networking applies: a Docker node with a bridge."""
@@ -315,7 +324,7 @@ class Topology:
     def add_node(self, name: str, **options) -> "Node":
         """Add a node (a host): a Docker host as dockerd leaves it unless ``docker=False``.
         Options: address, bridge (a Bridge, a dict or None), ip_forward, masquerade,
-        underlay (False: not on the underlay), docker, userland_proxy (see :class:`Node`)."""
+        underlay (False: not on the underlay), docker, userland_proxy, quiet_ipv6 (see :class:`Node`)."""
         _need_str(name, "add_node", "the node's name")
         bridge = options.get("bridge", Bridge())
         if isinstance(bridge, dict):

@@ -289,6 +289,7 @@ def _check_nodes(c):
         c.flag(node.underlay, f"{what}: underlay")
         c.flag(node.docker, f"{what}: docker")
         c.flag(node.userland_proxy, f"{what}: userland_proxy")
+        c.flag(node.quiet_ipv6, f"{what}: quiet_ipv6")
         address = None
         if node.underlay and c.has_underlay:
             if node.address is not None:

@@ -265,8 +265,10 @@ class Engine:
         The first two are announced on netlink (links, IPv6 addresses): subscribe in every
         namespace, check, and check a namespace again when it announces a change. A report's
         timer ends unannounced, so a namespace waiting only for one is read again after
-        :data:`REPORT_RECHECK` s (Docker nodes send their repeat at once: see
-        ``nethelpers.plan.DOCKER_NODE_IPV6``). ``namespaces``: only these (default: all).
+        :data:`REPORT_RECHECK` s (quiet_ipv6 nodes send their repeat at once: see
+        ``nethelpers.plan.QUIET_IPV6``). ``namespaces``: only these (default: all). Where
+        duplicate address detection is on (Docker's default), a tentative address is not waited
+        for: it takes 1 to 2 s by design, as on a host whose links just came up.
         Returns the seconds waited; what is still pending at the timeout is left so.
         """
         started = time.monotonic()
@@ -620,12 +622,16 @@ def _change_watcher():
 
 
 def _without_dad():
-    """Whether the current namespace skips duplicate address detection (as a Docker node does):
-    then a tentative address only waits for its work queue. With DAD on, it waits a second or
-    more by design, and a lab that asked for that gets no wait for it."""
+    """Whether the current namespace skips duplicate address detection (a quiet_ipv6 node):
+    the kernel skips it where both ``all`` and the interface's ``accept_dad`` are below 1, and
+    interfaces take ``default``'s. Then a tentative address only waits for its work queue; with
+    DAD on it waits a second or two by design, and is not waited for (see :meth:`Engine.settle`)."""
     try:
-        with open("/proc/sys/net/ipv6/conf/all/accept_dad") as f:
-            return int(f.read()) < 1
+        values = []
+        for conf in ("all", "default"):
+            with open(f"/proc/sys/net/ipv6/conf/{conf}/accept_dad") as f:
+                values.append(int(f.read()))
+        return max(values) < 1
     except FileNotFoundError:  # IPv6 not in this kernel
         return False
 
