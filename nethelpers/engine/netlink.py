@@ -261,8 +261,8 @@ class Rtnl:
                 yield mtype, data[offset:offset + length]
                 offset += (length + 3) & ~3
 
-    def link_states(self, names=None):
-        """``{name: (admin up, carrier, operstate)}`` for every interface (``names``: these only).
+    def link_states(self):
+        """``{name: (admin up, carrier, operstate)}`` for every interface.
 
         Each interface is asked for by itself after a dump has named them: the kernel first
         runs any link event it still holds for that interface (``linkwatch_sync_dev``), which a
@@ -271,11 +271,8 @@ class Rtnl:
         sends its multicast listener reports again on it. So, asked this way, nothing is left
         to happen later by itself.
         """
-        if names is None:
-            indexes = [struct.unpack_from("i", msg, 20)[0]
-                       for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()) if mtype == RTM_NEWLINK]
-        else:
-            indexes = [self.index[name] for name in names if name in self.index]
+        indexes = [struct.unpack_from("i", msg, 20)[0]
+                   for mtype, msg in self.dump(RTM_GETLINK, _ifinfo()) if mtype == RTM_NEWLINK]
         states = {}
         for index in indexes + indexes:  # twice: a port's event, once run, can give its bridge one
             msg = self._get(RTM_GETLINK, _ifinfo(index))

@@ -49,7 +49,7 @@ class Engine:
         self.base = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         self.current = None  # the namespace the main thread is in; None for the engine's own
         self.namespaces = {}  # name -> (fd, Rtnl)
-        self.hubs = {}  # namespace -> its bridges and VXLAN devices: where a port's change echoes
+        self.hubs = set()  # namespaces with a bridge or a VXLAN device: where a port's change echoes
         self.processes = {}  # pid -> (Popen, namespace, argv, log path)
         self.cut = set()  # logs that may have lost output: /run was full while they ran
 
@@ -93,8 +93,7 @@ class Engine:
             try:
                 STEPS[op](self, ns, **args)
                 if op in LINK_STEPS:  # what the kernel does after this step, before the next one
-                    echoes = self._echoes(ns, args)
-                    self.settle(namespaces=list(echoes), links=echoes)
+                    self.settle(namespaces=self._echoes(ns, args))
                 total, count = timing.get(op, (0.0, 0))
                 timing[op] = (total + time.perf_counter() - started, count + 1)
             except (OSError, subprocess.SubprocessError, StepError, TypeError) as e:
@@ -104,16 +103,13 @@ class Engine:
         return timing
 
     def _echoes(self, ns, args):
-        """Where a link step's consequences can wait, ``{namespace: interfaces}``: the step's
-        own interfaces (and its veth peer), and every bridge and VXLAN device (a port that
-        comes up changes its bridge's carrier, and the bridge then reports again). Not every
-        interface: a build of a thousand containers would read two thousand of them after each
-        step. ``Lab`` settles the whole lab once the build is done."""
-        echoes = {hub: set(devices) for hub, devices in self.hubs.items()}
-        echoes.setdefault(ns, set()).update(args[key] for key in ("name", "dev", "master") if args.get(key))
-        if args.get("peer_ns"):
-            echoes.setdefault(args["peer_ns"], set()).add(args["peer"])
-        return {name: echoes[name] for name in self.namespaces if name in echoes}
+        """Where a link step's consequences can wait: its namespace, its veth peer's, and every
+        namespace with a bridge or a VXLAN device (a port that comes up changes its bridge's
+        carrier, and the bridge then reports again). Not every namespace: a build of a
+        thousand containers would read all of them after each step. ``Lab`` settles the whole
+        lab once the build is done."""
+        touched = {ns, args.get("peer_ns")} | self.hubs
+        return [name for name in self.namespaces if name in touched]
 
     def _step_netns(self, ns):
         self.create_namespace(ns)
@@ -140,7 +136,7 @@ class Engine:
 
     def _step_bridge(self, ns, name, mac, mtu, ageing, txqlen=None):
         self._rtnl(ns).bridge(name, mac, mtu, ageing, txqlen)
-        self.hubs.setdefault(ns, set()).add(name)
+        self.hubs.add(ns)
 
     def _step_veth(self, ns, name, peer_ns, peer, mac, peer_mac, mtu, master, up, txqlen=None, indexes_here=False,
                    hairpin=False):
@@ -158,7 +154,7 @@ class Engine:
     def _step_vxlan(self, ns, name, vni, dstport, local, remote, dev, learning, mac, mtu, master):
         rtnl = self._rtnl(ns)
         rtnl.vxlan(name, vni, dstport, local, remote, dev, learning, mac, mtu)
-        self.hubs.setdefault(ns, set()).add(name)
+        self.hubs.add(ns)
         if master:
             rtnl.set_master(name, master)
 
@@ -255,7 +251,7 @@ class Engine:
         return {ns: dump_namespace(self.namespaces[ns][1], {o: fd for o, fd in fds.items() if o != ns})
                 for ns in namespaces or list(self.namespaces)}
 
-    def settle(self, timeout=2.0, namespaces=None, links=None):
+    def settle(self, timeout=2.0, namespaces=None):
         """Wait until the kernel has done what it still owes the lab's interfaces.
 
         That is: every interface's operational state agrees with its carrier (the kernel sets a
@@ -270,8 +266,7 @@ class Engine:
         namespace, check, and check a namespace again when it announces a change. A report's
         timer ends unannounced, so a namespace waiting only for one is read again after
         :data:`REPORT_RECHECK` s (quiet_ipv6 nodes send their repeat at once: see
-        ``nethelpers.plan.QUIET_IPV6``). ``namespaces``: only these (default: all);
-        ``links``: ``{namespace: interface names}``, only these interfaces' states. Where
+        ``nethelpers.plan.QUIET_IPV6``). ``namespaces``: only these (default: all). Where
         duplicate address detection is on (Docker's default), a tentative address is not waited
         for: it takes 1 to 2 s by design, as on a host whose links just came up.
         Returns the seconds waited; what is still pending at the timeout is left so.
@@ -286,7 +281,7 @@ class Engine:
             self.enter(None)
             pending = {}
             for ns in namespaces:
-                waiting = self._pending(ns, (links or {}).get(ns))
+                waiting = self._pending(ns)
                 if waiting:
                     pending[ns] = waiting
             poller = select.poll()
@@ -304,7 +299,7 @@ class Engine:
                 for ns in announced:
                     _drain_notifications(watchers[ns])
                 for ns in [ns for ns, waiting in pending.items() if ns in announced or waiting == "reports"]:
-                    waiting = self._pending(ns, (links or {}).get(ns))
+                    waiting = self._pending(ns)
                     if waiting:
                         pending[ns] = waiting
                     else:
@@ -316,13 +311,12 @@ class Engine:
                 sock.close()
         return time.monotonic() - started
 
-    def _pending(self, ns, names=None):
-        """What ``ns`` still waits for: "links", "addresses", "reports", or None (nothing).
-        ``names``: only these interfaces' states are read (default: all)."""
+    def _pending(self, ns):
+        """What ``ns`` still waits for: "links", "addresses", "reports", or None (nothing)."""
         from .netlink import IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN, IF_OPER_UNKNOWN, IF_OPER_UP
 
         rtnl = self.namespaces[ns][1]
-        for up, carrier, oper in rtnl.link_states(names).values():
+        for up, carrier, oper in rtnl.link_states().values():
             if up and ((carrier and oper not in (IF_OPER_UP, IF_OPER_UNKNOWN))
                        or (not carrier and oper not in (IF_OPER_DOWN, IF_OPER_LOWERLAYERDOWN))):
                 return "links"
