@@ -97,7 +97,7 @@ bridge = entry(name=names, subnet=subnets, address=ipv4, mtu=st.integers(0, 7000
 container = entry(address=st.one_of(ipv4, st.builds(lambda d: f"172.17.0.{d}", octet)),
                   mac=st.one_of(st.sampled_from(["docker", "random"]), macs))
 node = entry(address=ipv4, bridge=st.one_of(st.none(), bridge), ip_forward=st.booleans(),
-             masquerade=st.booleans(), underlay=st.booleans(),
+             masquerade=st.booleans(), underlay=st.booleans(), quiet_ipv6=st.booleans(),
              containers=st.dictionaries(names, st.one_of(st.none(), container), max_size=3),
              pods=st.dictionaries(names, st.one_of(st.none(), container), max_size=2))
 endpoint = st.one_of(st.builds(lambda a, b: f"{a}:{b}", names, names), hostile_text)
@@ -195,7 +195,8 @@ CALLS = {
 OPTIONS = {
     "address": ipv4, "bridge": st.one_of(st.none(), bridge), "ip_forward": st.booleans(), "mac": macs,
     "addresses": st.lists(addresses, max_size=3), "macs": st.lists(macs, max_size=3), "mtu": st.integers(0, 70000),
-    "via": ipv4, "dev": names, "dstport": st.integers(-1, 70000), "remote": ipv4, "bogus": anything,
+    "via": ipv4, "dev": names, "dstport": st.integers(-1, 70000), "remote": ipv4, "quiet_ipv6": st.booleans(),
+    "bogus": anything,
 }
 
 
@@ -223,7 +224,7 @@ COMMENT_PAYLOADS = [p for p in SHELL_PAYLOADS if p.isprintable() and "\n" not in
 @st.composite
 def buildable_labs(draw):
     """A lab dict that validates and builds: namespaces and veth links (addresses in distinct
-    /24s), nodes with containers, routes, and nft scripts with shell payloads in comments."""
+    /24s), nodes with containers (quiet_ipv6 or not), routes, and nft scripts with shell payloads in comments."""
     lab = {"name": draw(st.from_regex(r"p[a-z0-9]{0,6}", fullmatch=True)), "underlay": None}
     count = draw(st.integers(0, 3))
     namespaces = [f"n{i}" for i in range(count)]
@@ -244,6 +245,8 @@ def buildable_labs(draw):
         lab["nodes"] = {"node1": {"containers": {f"c{i}": {} for i in range(draw(st.integers(0, 2)))}}}
         if draw(st.booleans()):
             lab["nodes"]["node1"]["bridge"] = {"subnet": "172.30.0.0/24", "mtu": draw(st.integers(1280, 9000))}
+        if draw(st.booleans()):
+            lab["nodes"]["node1"]["quiet_ipv6"] = draw(st.booleans())
     if any("addresses" in link for link in links) and draw(st.booleans()):
         first = next(link for link in links if "addresses" in link)
         ns = first["endpoints"][0].split(":")[0]
