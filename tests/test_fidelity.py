@@ -28,6 +28,7 @@ def described_docker(variant):
     from nethelpers import fidelity
 
     before = host_network_state()
+    (ROOT / "build").mkdir(exist_ok=True)  # a fresh checkout has none
     reference = Reference(Path(tempfile.mkdtemp(prefix="docker-fidelity-", dir=ROOT / "build")),
                           userland_proxy=variant is None)
     try:
