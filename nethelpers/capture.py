@@ -289,6 +289,8 @@ class AsyncCapture:
             # same capture always reads the same way, whichever socket was read first.
             order = {name: i for i, name in enumerate(names.values())}
             self.packets.sort(key=lambda p: (p.time, p.direction != "out", order[p.point]))
+            if self.count:  # packets that arrived with the last one counted, read as it was: not kept
+                del self.packets[self.count:]
             for sock, point in zip(self.socks, names.values()):
                 stats = sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
                 self.drops[point] = struct.unpack("II", stats)[1]

@@ -64,6 +64,20 @@ def test_blocking_sniff_with_count_timeout_and_stop_filter(one_node):
         one_node.sniff(["c2:eth0"])
 
 
+def test_count_keeps_that_many_when_more_arrive_at_once(one_node):
+    """count=N stops after N packets in all, even when others were read with the Nth: one ping
+    crosses three points within microseconds (c1's eth0, docker0, c2's eth0), six frames at
+    least, and a count of 1 and of 2 keep the earliest, in time order."""
+    points = ["c1:eth0", "node1:docker0", "c2:eth0"]
+    for count in (1, 2):
+        capture = one_node.capture(points, filter="icmp", count=count)
+        one_node.exec("c1", "ping -c 1 -W 2 172.17.0.3", check=True)
+        packets = capture.join(timeout=5)
+        assert len(packets) == count, packets
+        assert (packets[0].point, packets[0].direction) == ("c1:eth0", "out")
+        assert [p.time for p in packets] == sorted(p.time for p in packets)
+
+
 def test_promiscuous_mode_ends_with_the_capture(one_node):
     def promiscuity():
         return one_node.exec("node1", "ip -d -j link show docker0").stdout.split('"promiscuity":')[1].split(",")[0]
