@@ -52,7 +52,7 @@ def _sysctls(lab, ns, keys):
     return dict(zip(keys, values))
 
 
-def _interfaces(lab, node, container):
+def _interfaces(lab, container):
     """The conf names of a node's IPv6 settings: all, default, and each of its interfaces."""
     return ["all", "default", "docker0", "eth0", lab.veth(container)]
 
@@ -63,7 +63,7 @@ def test_a_default_nodes_ipv6_settings_are_the_kernels(lab):
     duplicate address detection on each interface (all's 0 and the interface's own 1)."""
     keys = [key for key, _ in QUIET_IPV6]
     assert _sysctls(lab, "node1", keys) == _sysctls(lab, "fresh", keys)
-    for conf in _interfaces(lab, "node1", "c1"):
+    for conf in _interfaces(lab, "c1"):
         found = _sysctls(lab, "node1", [f"net.ipv6.conf.{conf}.{name}" for name in (*DOCKER_HOST, "accept_dad")])
         for name, value in DOCKER_HOST.items():
             assert found[f"net.ipv6.conf.{conf}.{name}"] == value, (conf, found)
@@ -76,7 +76,7 @@ def test_a_quiet_nodes_ipv6_settings_are_quiet_ipv6_on_every_interface(lab):
     keys = [key for key, _ in QUIET_IPV6]
     assert _sysctls(lab, "node2", keys) == dict(QUIET_IPV6)
     names = {key.rsplit(".", 1)[1]: value for key, value in QUIET_IPV6}
-    for conf in _interfaces(lab, "node2", "c2"):
+    for conf in _interfaces(lab, "c2"):
         wanted = {f"net.ipv6.conf.{conf}.{name}": value for name, value in names.items()}
         assert _sysctls(lab, "node2", list(wanted)) == wanted, conf
 

@@ -118,5 +118,5 @@ for loop in loops:
 '''
 
 # Without the userland proxy, dockerd still takes each published port: it listens on it and
-# never reads (so that nothing else binds it). A lab process holds that socket (its fd in argv[1]).
-HOLD = "import signal, sys\nheld = int(sys.argv[1])\nwhile True:\n    signal.pause()\n"
+# never reads (so that nothing else binds it). A lab process holds that socket (its fd in its argv, for ps).
+HOLD = "import signal\nwhile True:\n    signal.pause()\n"

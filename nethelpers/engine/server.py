@@ -179,8 +179,6 @@ class Engine:
         IPv4 and IPv6 as Docker 20.10 does (before this returns, so a client right after the
         build finds it), and relay to the container from a lab process that inherits only
         those sockets (see :mod:`.proxy`)."""
-        if proto not in proxy.PROTOCOLS:
-            raise StepError(f"protocol {proto!r}: the userland proxy relays {' or '.join(proxy.PROTOCOLS)}")
         listeners = []
         self.enter(ns)
         try:
@@ -198,8 +196,6 @@ class Engine:
     def _step_reserve(self, ns, port, proto, python):
         """dockerd's port reservation without the userland proxy: ``0.0.0.0:port`` bound (and
         listened on, for TCP) in ``ns``, held by a lab process that never reads it."""
-        if proto not in proxy.PROTOCOLS:
-            raise StepError(f"protocol {proto!r}: dockerd holds ports of {' or '.join(proxy.PROTOCOLS)}")
         self.enter(ns)
         try:
             with _proxy_socket(proto, socket.AF_INET, "0.0.0.0", int(port)) as sock:
@@ -480,7 +476,10 @@ REQUESTS = {
 
 def _proxy_socket(proto, family, address, port):
     """A socket bound to ``address:port`` as Go's ``net.Listen``/``net.ListenUDP`` leave it for
-    docker-proxy: IPv6 only on an IPv6 socket; a TCP one reusing its address, and listening."""
+    docker-proxy: IPv6 only on an IPv6 socket; a TCP one reusing its address, and listening.
+    A protocol other than :data:`.proxy.PROTOCOLS` is refused before anything is bound."""
+    if proto not in proxy.PROTOCOLS:
+        raise StepError(f"protocol {proto!r}: the userland proxy relays {' or '.join(proxy.PROTOCOLS)}")
     sock = socket.socket(family, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
     try:
         if family == socket.AF_INET6:
